@@ -1,0 +1,28 @@
+//! Compile-time checks that returned futures and handles keep their auto traits.
+//! Losing one of these is a breaking change, so it fails the build.
+
+#![allow(dead_code, reason = "the functions are compile-time assertions, never called")]
+
+use std::future::Future;
+use std::time::Duration;
+
+use asynchronously::time::{Clock, Elapsed, RealClock, VirtualClock, timeout};
+
+fn assert_send_sync<T: Send + Sync>(_: &T) {}
+fn assert_send_sync_unpin<T: Send + Sync + Unpin>(_: &T) {}
+
+fn time() {
+    let clock = VirtualClock::new();
+    assert_send_sync_unpin(&clock);
+    assert_send_sync_unpin(&clock.sleep(Duration::ZERO));
+    assert_send_sync_unpin(&clock.run_for(Duration::ZERO));
+    assert_send_sync_unpin(&RealClock.sleep(Duration::ZERO));
+    assert_send_sync(&timeout(&RealClock, Duration::ZERO, std::future::ready(())));
+    assert_send_sync_unpin(&timeout(&clock, Duration::ZERO, std::future::ready(())));
+    let _: Option<Elapsed> = None;
+    let _ = is_future(clock.run_for(Duration::ZERO));
+}
+
+fn is_future<F: Future>(future: F) -> F {
+    future
+}

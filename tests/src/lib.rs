@@ -1,0 +1,40 @@
+//! Behaviour tests, doctested guides and the bench harness of `asynchronously`.
+//!
+//! Every behaviour test runs once per runtime feature (`tokio`, `smol`, `async-std`; all on
+//! by default) through [`runtime_test!`]. One module per capability, named like it:
+//! `cargo test -p asynchronously-tests -- retry` runs the retry tests on every runtime.
+
+#![warn(missing_docs)]
+
+pub mod bench;
+pub mod runtime;
+
+#[cfg(test)]
+mod auto_traits;
+#[cfg(test)]
+mod gather;
+#[cfg(test)]
+mod periodic;
+#[cfg(test)]
+mod priority_semaphore;
+#[cfg(test)]
+mod retry;
+#[cfg(test)]
+mod time;
+
+/// The README and every guide, compiled and run as doctests.
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../README.md")]
+    struct Readme;
+    #[doc = include_str!("../../docs/guide/time.md")]
+    struct Time;
+    #[doc = include_str!("../../docs/guide/retry.md")]
+    struct Retry;
+    #[doc = include_str!("../../docs/guide/periodic.md")]
+    struct Periodic;
+    #[doc = include_str!("../../docs/guide/gather.md")]
+    struct Gather;
+    #[doc = include_str!("../../docs/guide/priority-semaphore.md")]
+    struct PrioritySemaphore;
+}
