@@ -3,7 +3,6 @@
 
 #![allow(dead_code, reason = "the functions are compile-time assertions, never called")]
 
-use std::future::Future;
 use std::time::Duration;
 
 use asynchronously::time::{Clock, Elapsed, RealClock, VirtualClock, timeout};
@@ -20,9 +19,4 @@ fn time() {
     assert_send_sync(&timeout(&RealClock, Duration::ZERO, std::future::ready(())));
     assert_send_sync_unpin(&timeout(&clock, Duration::ZERO, std::future::ready(())));
     let _: Option<Elapsed> = None;
-    let _ = is_future(clock.run_for(Duration::ZERO));
-}
-
-fn is_future<F: Future>(future: F) -> F {
-    future
 }

@@ -39,210 +39,237 @@ fn splitmix(state: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
-runtime_test!(async fn advance_wakes_sleepers_in_deadline_then_registration_order() {
-    let clock = VirtualClock::new();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    // Registered in this order (id, deadline ms): ties at 20 and 50 ms.
-    let plan = [(0, 50), (1, 20), (2, 50), (3, 10), (4, 20), (5, 30)];
-    let mut sleeps: Vec<_> = plan.iter().map(|&(_, at)| Box::pin(clock.sleep(ms(at)))).collect();
-    for (sleep, &(id, _)) in sleeps.iter_mut().zip(&plan) {
-        let waker = Waker::from(Arc::new(Recorder { id, log: Arc::clone(&log) }));
-        assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
-    }
-    assert_eq!(clock.pending_sleepers(), 6);
-    assert_eq!(clock.next_deadline(), Some(clock.now() + ms(10)));
-
-    clock.advance(ms(25));
-    assert_eq!(*log.lock().unwrap(), [3, 1, 4], "due sleepers woken by deadline, ties FIFO");
-    clock.advance(ms(100));
-    assert_eq!(*log.lock().unwrap(), [3, 1, 4, 5, 0, 2]);
-    assert_eq!(clock.pending_sleepers(), 0);
-    for sleep in &mut sleeps {
-        assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
-    }
-});
-
-runtime_test!(async fn run_for_wakes_joined_sleepers_in_order_at_their_deadlines() {
-    let clock = VirtualClock::new();
-    let start = clock.now();
-    let woke = Mutex::new(Vec::new());
-    let deadlines = [30, 10, 20, 10, 40, 20];
-    let sleepers = deadlines.iter().enumerate().map(|(id, &at)| {
-        let (clock, woke) = (&clock, &woke);
-        async move {
-            clock.sleep(ms(at)).await;
-            woke.lock().unwrap().push((id, clock.now() - start));
+runtime_test!(
+    async fn advance_wakes_sleepers_in_deadline_then_registration_order() {
+        let clock = VirtualClock::new();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        // Registered in this order (id, deadline ms): ties at 20 and 50 ms.
+        let plan = [(0, 50), (1, 20), (2, 50), (3, 10), (4, 20), (5, 30)];
+        let mut sleeps: Vec<_> =
+            plan.iter().map(|&(_, at)| Box::pin(clock.sleep(ms(at)))).collect();
+        for (sleep, &(id, _)) in sleeps.iter_mut().zip(&plan) {
+            let waker = Waker::from(Arc::new(Recorder { id, log: Arc::clone(&log) }));
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
         }
-    });
-    future::join(future::join_all(sleepers), clock.run_for(ms(100))).await;
-    let woke = woke.into_inner().unwrap();
-    assert_eq!(
-        woke,
-        [(1, ms(10)), (3, ms(10)), (2, ms(20)), (5, ms(20)), (0, ms(30)), (4, ms(40))],
-        "each sleeper observes exactly its own deadline, in deadline order"
-    );
-    assert_eq!(clock.now() - start, ms(100));
-});
+        assert_eq!(clock.pending_sleepers(), 6);
+        assert_eq!(clock.next_deadline(), Some(clock.now() + ms(10)));
 
-runtime_test!(async fn run_for_fires_a_sleep_registered_in_reaction_at_its_exact_instant() {
-    let clock = VirtualClock::new();
-    let start = clock.now();
-    let chain = async {
-        let mut instants = Vec::new();
-        // Each sleep is registered only after the previous one fired.
-        for step in [7, 1, 0, 13, 39] {
-            clock.sleep(ms(step)).await;
-            instants.push(clock.now() - start);
+        clock.advance(ms(25));
+        assert_eq!(*log.lock().unwrap(), [3, 1, 4], "due sleepers woken by deadline, ties FIFO");
+        clock.advance(ms(100));
+        assert_eq!(*log.lock().unwrap(), [3, 1, 4, 5, 0, 2]);
+        assert_eq!(clock.pending_sleepers(), 0);
+        for sleep in &mut sleeps {
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
         }
-        instants
-    };
-    let other = async {
-        clock.sleep(ms(15)).await;
-        clock.now() - start
-    };
-    let ((instants, other_at), ()) = future::join(future::join(chain, other), clock.run_for(ms(60))).await;
-    assert_eq!(instants, [7, 8, 8, 21, 60].map(ms), "each reaction fires at its exact instant");
-    assert_eq!(other_at, ms(15));
-});
+    }
+);
 
-runtime_test!(async fn run_for_stops_at_its_end_and_leaves_later_sleepers_pending() {
-    let clock = VirtualClock::new();
-    let mut late = pin!(clock.sleep(ms(500)));
-    assert!(late.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
-    clock.run_for(ms(499)).await;
-    assert_eq!(clock.elapsed(), ms(499));
-    assert_eq!(clock.pending_sleepers(), 1);
-    assert!(late.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
-    // Polled by hand: advance, which does not wait for the sleeper to observe its wake-up.
-    clock.advance(ms(1));
-    assert!(late.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
-});
+runtime_test!(
+    async fn run_for_wakes_joined_sleepers_in_order_at_their_deadlines() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let woke = Mutex::new(Vec::new());
+        let deadlines = [30, 10, 20, 10, 40, 20];
+        let sleepers = deadlines.iter().enumerate().map(|(id, &at)| {
+            let (clock, woke) = (&clock, &woke);
+            async move {
+                clock.sleep(ms(at)).await;
+                woke.lock().unwrap().push((id, clock.now() - start));
+            }
+        });
+        future::join(future::join_all(sleepers), clock.run_for(ms(100))).await;
+        let woke = woke.into_inner().unwrap();
+        assert_eq!(
+            woke,
+            [(1, ms(10)), (3, ms(10)), (2, ms(20)), (5, ms(20)), (0, ms(30)), (4, ms(40))],
+            "each sleeper observes exactly its own deadline, in deadline order"
+        );
+        assert_eq!(clock.now() - start, ms(100));
+    }
+);
 
-runtime_test!(async fn dropped_sleeps_are_not_waited_for() {
-    let clock = VirtualClock::new();
-    {
-        let mut sleep = pin!(clock.sleep(ms(10)));
-        assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+runtime_test!(
+    async fn run_for_fires_a_sleep_registered_in_reaction_at_its_exact_instant() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let chain = async {
+            let mut instants = Vec::new();
+            // Each sleep is registered only after the previous one fired.
+            for step in [7, 1, 0, 13, 39] {
+                clock.sleep(ms(step)).await;
+                instants.push(clock.now() - start);
+            }
+            instants
+        };
+        let other = async {
+            clock.sleep(ms(15)).await;
+            clock.now() - start
+        };
+        let ((instants, other_at), ()) =
+            future::join(future::join(chain, other), clock.run_for(ms(60))).await;
+        assert_eq!(instants, [7, 8, 8, 21, 60].map(ms), "each reaction fires at its exact instant");
+        assert_eq!(other_at, ms(15));
+    }
+);
+
+runtime_test!(
+    async fn run_for_stops_at_its_end_and_leaves_later_sleepers_pending() {
+        let clock = VirtualClock::new();
+        let mut late = pin!(clock.sleep(ms(500)));
+        assert!(late.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        clock.run_for(ms(499)).await;
+        assert_eq!(clock.elapsed(), ms(499));
         assert_eq!(clock.pending_sleepers(), 1);
+        assert!(late.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        // Polled by hand: advance, which does not wait for the sleeper to observe its wake-up.
+        clock.advance(ms(1));
+        assert!(late.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
     }
-    assert_eq!(clock.pending_sleepers(), 0, "a dropped sleep deregisters");
-    clock.run_for(ms(100)).await;
-    assert_eq!(clock.elapsed(), ms(100));
+);
 
-    // A sleeper woken by run_for whose owner drops it instead of polling it counts as observed.
-    let racing = async {
-        // Both are woken at 105 ms; `select` polls the first and drops the second unpolled.
-        let first = clock.sleep(ms(5));
-        let second = clock.sleep(ms(5));
-        match future::select(first, second).await {
-            Either::Left(((), second)) => drop(second),
-            Either::Right(_) => panic!("select polled the second sleep first"),
+runtime_test!(
+    async fn dropped_sleeps_are_not_waited_for() {
+        let clock = VirtualClock::new();
+        {
+            let mut sleep = pin!(clock.sleep(ms(10)));
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+            assert_eq!(clock.pending_sleepers(), 1);
         }
-        clock.elapsed()
-    };
-    let (won_at, ()) = future::join(racing, clock.run_for(ms(50))).await;
-    assert_eq!(won_at, ms(105));
-    assert_eq!(clock.elapsed(), ms(150));
-    assert_eq!(clock.pending_sleepers(), 0);
-});
+        assert_eq!(clock.pending_sleepers(), 0, "a dropped sleep deregisters");
+        clock.run_for(ms(100)).await;
+        assert_eq!(clock.elapsed(), ms(100));
 
-runtime_test!(async fn timeout_returns_the_output_when_the_future_is_first() {
-    let clock = VirtualClock::new();
-    let work = async {
-        clock.sleep(ms(40)).await;
-        "done"
-    };
-    let (result, ()) = future::join(timeout(&clock, ms(50), work), clock.run_for(ms(100))).await;
-    assert_eq!(result, Ok("done"));
-    assert_eq!(clock.pending_sleepers(), 0, "the timer is dropped with the timeout");
-});
+        // A sleeper woken by run_for whose owner drops it instead of polling it counts as observed.
+        let racing = async {
+            // Both are woken at 105 ms; `select` polls the first and drops the second unpolled.
+            let first = clock.sleep(ms(5));
+            let second = clock.sleep(ms(5));
+            match future::select(first, second).await {
+                Either::Left(((), second)) => drop(second),
+                Either::Right(_) => panic!("select polled the second sleep first"),
+            }
+            clock.elapsed()
+        };
+        let (won_at, ()) = future::join(racing, clock.run_for(ms(50))).await;
+        assert_eq!(won_at, ms(105));
+        assert_eq!(clock.elapsed(), ms(150));
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
 
-runtime_test!(async fn timeout_fails_with_elapsed_at_the_deadline() {
-    let clock = VirtualClock::new();
-    let start = clock.now();
-    let bounded = async {
-        let result = timeout(&clock, ms(50), future::pending::<()>()).await;
-        (result, clock.now() - start)
-    };
-    let ((result, at), ()) = future::join(bounded, clock.run_for(ms(100))).await;
-    assert!(result.is_err());
-    assert_eq!(at, ms(50));
-    assert!(result.unwrap_err().to_string().contains("deadline elapsed"));
+runtime_test!(
+    async fn timeout_returns_the_output_when_the_future_is_first() {
+        let clock = VirtualClock::new();
+        let work = async {
+            clock.sleep(ms(40)).await;
+            "done"
+        };
+        let (result, ()) =
+            future::join(timeout(&clock, ms(50), work), clock.run_for(ms(100))).await;
+        assert_eq!(result, Ok("done"));
+        assert_eq!(clock.pending_sleepers(), 0, "the timer is dropped with the timeout");
+    }
+);
 
-    let result = timeout_at(&clock, clock.now() - ms(1), future::ready(3)).await;
-    assert_eq!(result, Ok(3), "a ready future beats a deadline in the past");
-});
+runtime_test!(
+    async fn timeout_fails_with_elapsed_at_the_deadline() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let bounded = async {
+            let result = timeout(&clock, ms(50), future::pending::<()>()).await;
+            (result, clock.now() - start)
+        };
+        let ((result, at), ()) = future::join(bounded, clock.run_for(ms(100))).await;
+        assert!(result.is_err());
+        assert_eq!(at, ms(50));
+        assert!(result.unwrap_err().to_string().contains("deadline elapsed"));
 
-runtime_test!(async fn huge_durations_never_fire_and_never_panic() {
-    let clock = VirtualClock::new();
-    let mut never = pin!(clock.sleep(Duration::MAX));
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(never.as_mut().poll(&mut cx).is_pending());
-    clock.advance(Duration::from_secs(u64::MAX / 2));
-    clock.advance(Duration::MAX);
-    assert!(never.as_mut().poll(&mut cx).is_pending(), "Duration::MAX means never");
-    clock.run_for(Duration::MAX).await;
-    assert!(never.as_mut().poll(&mut cx).is_pending());
-    assert!(clock.deadline_after(Duration::MAX).is_none());
-    let result = timeout(&clock, Duration::MAX, future::ready(1)).await;
-    assert_eq!(result, Ok(1));
+        let result = timeout_at(&clock, clock.now() - ms(1), future::ready(3)).await;
+        assert_eq!(result, Ok(3), "a ready future beats a deadline in the past");
+    }
+);
 
-    let mut real_never = pin!(RealClock.sleep(Duration::MAX));
-    assert!(real_never.as_mut().poll(&mut cx).is_pending());
-});
+runtime_test!(
+    async fn huge_durations_never_fire_and_never_panic() {
+        let clock = VirtualClock::new();
+        let mut never = pin!(clock.sleep(Duration::MAX));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(never.as_mut().poll(&mut cx).is_pending());
+        clock.advance(Duration::from_secs(u64::MAX / 2));
+        clock.advance(Duration::MAX);
+        assert!(never.as_mut().poll(&mut cx).is_pending(), "Duration::MAX means never");
+        clock.run_for(Duration::MAX).await;
+        assert!(never.as_mut().poll(&mut cx).is_pending());
+        assert!(clock.deadline_after(Duration::MAX).is_none());
+        let result = timeout(&clock, Duration::MAX, future::ready(1)).await;
+        assert_eq!(result, Ok(1));
 
-runtime_test!(async fn deadlines_in_the_past_complete_at_once() {
-    let clock = VirtualClock::new();
-    clock.advance(ms(100));
-    let mut past = pin!(clock.sleep_until(clock.now() - ms(50)));
-    assert!(past.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
-    let mut zero = pin!(clock.sleep(Duration::ZERO));
-    assert!(zero.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
-    assert_eq!(clock.pending_sleepers(), 0);
-});
+        let mut real_never = pin!(RealClock.sleep(Duration::MAX));
+        assert!(real_never.as_mut().poll(&mut cx).is_pending());
+    }
+);
 
-runtime_test!(async fn reset_moves_a_sleep_to_a_new_deadline() {
-    let clock = VirtualClock::new();
-    let mut sleep = clock.sleep(ms(100));
-    let mut cx = Context::from_waker(Waker::noop());
-    assert!(Pin::new(&mut sleep).poll(&mut cx).is_pending());
-    clock.reset(&mut sleep, clock.now() + ms(10));
-    clock.advance(ms(10));
-    assert!(Pin::new(&mut sleep).poll(&mut cx).is_ready());
-    assert_eq!(clock.pending_sleepers(), 0, "the old registration is gone");
+runtime_test!(
+    async fn deadlines_in_the_past_complete_at_once() {
+        let clock = VirtualClock::new();
+        clock.advance(ms(100));
+        let mut past = pin!(clock.sleep_until(clock.now() - ms(50)));
+        assert!(past.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+        let mut zero = pin!(clock.sleep(Duration::ZERO));
+        assert!(zero.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
 
-    let mut real = RealClock.sleep(Duration::from_secs(3600));
-    assert!(Pin::new(&mut real).poll(&mut cx).is_pending());
-    RealClock.reset(&mut real, RealClock.now());
-    assert!(Pin::new(&mut real).poll(&mut cx).is_ready());
-});
+runtime_test!(
+    async fn reset_moves_a_sleep_to_a_new_deadline() {
+        let clock = VirtualClock::new();
+        let mut sleep = clock.sleep(ms(100));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(Pin::new(&mut sleep).poll(&mut cx).is_pending());
+        clock.reset(&mut sleep, clock.now() + ms(10));
+        clock.advance(ms(10));
+        assert!(Pin::new(&mut sleep).poll(&mut cx).is_ready());
+        assert_eq!(clock.pending_sleepers(), 0, "the old registration is gone");
 
-runtime_test!(async fn real_clock_sleeps_complete() {
-    let start = RealClock.now();
-    RealClock.sleep(ms(2)).await;
-    assert!(RealClock.now() - start >= ms(2));
-    let result = timeout(&RealClock, Duration::from_secs(60), async { 5 }).await;
-    assert_eq!(result, Ok(5));
-});
+        let mut real = RealClock.sleep(Duration::from_secs(3600));
+        assert!(Pin::new(&mut real).poll(&mut cx).is_pending());
+        RealClock.reset(&mut real, RealClock.now());
+        assert!(Pin::new(&mut real).poll(&mut cx).is_ready());
+    }
+);
 
-runtime_test!(async fn run_for_fails_with_an_explanation_when_a_woken_sleeper_is_never_polled() {
-    let clock = VirtualClock::new();
-    clock.set_stall_timeout(ms(50));
-    let mut orphan = pin!(clock.sleep(ms(10)));
-    assert!(orphan.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
-    // The orphan is never polled again while run_for waits for it.
-    let outcome = AssertUnwindSafe(clock.run_for(ms(20))).catch_unwind().await;
-    let message = match outcome {
-        Ok(()) => panic!("run_for returned although a woken sleeper was never polled"),
-        Err(panic) => panic.downcast::<String>().map(|text| *text).unwrap_or_default(),
-    };
-    assert!(message.contains("were not polled"), "unexpected message: {message}");
-    assert!(message.contains("join it with run_for"), "the message says what to do: {message}");
-    // The clock is still usable afterwards.
-    drop(orphan);
-    clock.run_for(ms(20)).await;
-    assert_eq!(clock.pending_sleepers(), 0);
-});
+runtime_test!(
+    async fn real_clock_sleeps_complete() {
+        let start = RealClock.now();
+        RealClock.sleep(ms(2)).await;
+        assert!(RealClock.now() - start >= ms(2));
+        let result = timeout(&RealClock, Duration::from_secs(60), async { 5 }).await;
+        assert_eq!(result, Ok(5));
+    }
+);
+
+runtime_test!(
+    async fn run_for_fails_with_an_explanation_when_a_woken_sleeper_is_never_polled() {
+        let clock = VirtualClock::new();
+        clock.set_stall_timeout(ms(50));
+        let mut orphan = Box::pin(clock.sleep(ms(10)));
+        assert!(orphan.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        // The orphan is never polled again while run_for waits for it.
+        let outcome = AssertUnwindSafe(clock.run_for(ms(20))).catch_unwind().await;
+        let message = match outcome {
+            Ok(()) => panic!("run_for returned although a woken sleeper was never polled"),
+            Err(panic) => panic.downcast::<String>().map(|text| *text).unwrap_or_default(),
+        };
+        assert!(message.contains("were not polled"), "unexpected message: {message}");
+        assert!(message.contains("join it with run_for"), "the message says what to do: {message}");
+        // The clock is still usable afterwards.
+        drop(orphan);
+        clock.run_for(ms(20)).await;
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
 
 runtime_test!(async fn spawned_sleepers_each_observe_their_own_deadline(rt) {
     let clock = VirtualClock::new();

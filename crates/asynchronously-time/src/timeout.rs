@@ -180,7 +180,9 @@ impl<F: fmt::Debug, S: fmt::Debug> fmt::Debug for Timeout<F, S> {
 /// # });
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("deadline elapsed before the future completed; allow a longer timeout or make the operation faster")]
+#[error(
+    "deadline elapsed before the future completed; allow a longer timeout or make the operation faster"
+)]
 pub struct Elapsed(());
 
 const _: () = {

@@ -209,9 +209,14 @@ enum Phase {
     /// Fire the next due deadline, or finish.
     Step,
     /// Wait until every sleeper woken by this step has observed it.
-    Waiting { since: Instant },
+    Waiting {
+        since: Instant,
+    },
     /// Wait until the clock has been quiet for a settle window.
-    Settling { activity: u64, windows: u32 },
+    Settling {
+        activity: u64,
+        windows: u32,
+    },
     Done,
 }
 
