@@ -36,8 +36,10 @@ pub struct RealClock;
 /// Future returned by [`RealClock::sleep`](Clock::sleep) and
 /// [`RealClock::sleep_until`](Clock::sleep_until).
 ///
-/// The timer is registered lazily on the first poll that finds the deadline still ahead, so
-/// a sleep that is already due completes without touching the timer thread.
+/// `sleep(duration)` arms its timer at once, exactly like `futures_timer::Delay::new`.
+/// `sleep_until(deadline)` and [`reset`](Clock::reset) arm it lazily, on the first poll that
+/// finds the deadline still ahead, so a sleep that is already due completes without touching
+/// the timer thread, and a re-armed sleep reuses its timer instead of allocating a new one.
 ///
 /// # Cancel safety
 ///
@@ -57,10 +59,18 @@ pub struct RealClock;
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct RealSleep {
-    /// `None` means "never".
-    deadline: Option<Instant>,
-    /// The timer, and the deadline it was armed for.
-    timer: Option<(Delay, Instant)>,
+    target: Target,
+    /// The timer, once created; reused across resets.
+    delay: Option<Delay>,
+}
+
+enum Target {
+    /// The sleep never completes.
+    Never,
+    /// Complete at this instant; the timer (if any) is not armed for it yet.
+    At(Instant),
+    /// The timer is armed for the right instant: its completion is ours.
+    Armed,
 }
 
 impl Clock for RealClock {
@@ -73,20 +83,24 @@ impl Clock for RealClock {
 
     #[inline]
     fn sleep_until(&self, deadline: Instant) -> RealSleep {
-        RealSleep { deadline: Some(deadline), timer: None }
+        RealSleep { target: Target::At(deadline), delay: None }
     }
 
     #[inline]
     fn sleep(&self, duration: Duration) -> RealSleep {
-        let deadline =
-            if duration > NEVER_AFTER { None } else { Instant::now().checked_add(duration) };
-        RealSleep { deadline, timer: None }
+        if duration.is_zero() {
+            RealSleep { target: Target::At(Instant::now()), delay: None }
+        } else if duration > NEVER_AFTER {
+            RealSleep { target: Target::Never, delay: None }
+        } else {
+            RealSleep { target: Target::Armed, delay: Some(Delay::new(duration)) }
+        }
     }
 
     #[inline]
     fn reset(&self, sleep: &mut RealSleep, deadline: Instant) {
         // The timer, if any, is re-armed lazily by the next poll.
-        sleep.deadline = Some(deadline);
+        sleep.target = Target::At(deadline);
     }
 }
 
@@ -94,32 +108,39 @@ impl Future for RealSleep {
     type Output = ();
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        let Some(deadline) = self.deadline else { return Poll::Pending };
-        let now = Instant::now();
-        if now >= deadline {
-            return Poll::Ready(());
-        }
-        let remaining = deadline - now;
-        let timer = match &mut self.timer {
-            Some((delay, armed_for)) => {
-                if *armed_for != deadline {
-                    delay.reset(remaining);
-                    *armed_for = deadline;
+        let this = &mut *self;
+        match this.target {
+            Target::Never => return Poll::Pending,
+            Target::Armed => {}
+            Target::At(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Poll::Ready(());
                 }
-                delay
+                let remaining = deadline - now;
+                match &mut this.delay {
+                    Some(delay) => delay.reset(remaining),
+                    None => this.delay = Some(Delay::new(remaining)),
+                }
+                this.target = Target::Armed;
             }
-            slot @ None => &mut slot.insert((Delay::new(remaining), deadline)).0,
-        };
-        Pin::new(timer).poll(cx)
+        }
+        match &mut this.delay {
+            Some(delay) => Pin::new(delay).poll(cx),
+            None => Poll::Ready(()),
+        }
     }
 }
 
 impl fmt::Debug for RealSleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RealSleep")
-            .field("deadline", &self.deadline)
-            .field("armed", &self.timer.is_some())
-            .finish()
+        let mut debug = f.debug_struct("RealSleep");
+        match self.target {
+            Target::Never => debug.field("deadline", &"never"),
+            Target::At(deadline) => debug.field("deadline", &deadline),
+            Target::Armed => debug.field("armed", &true),
+        };
+        debug.finish()
     }
 }
 

@@ -1,0 +1,330 @@
+//! `cargo xtask tidy`: the architecture rules a command can check.
+//!
+//! Each rule is a pure function from file contents to a list of problems, so its unit tests
+//! (in `tidy/tests.rs`) show it failing on a bad input. `run` gathers the inputs.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::ci::CAPABILITIES;
+use crate::root;
+
+/// Normal (non-dev) dependencies a crate under `crates/` may have without a feature.
+const ALLOWED_DEPENDENCIES: &[&str] =
+    &["futures", "futures-timer", "async-lock", "event-listener", "pin-project", "thiserror"];
+
+/// Runtime crates: none may be a normal dependency of the facade.
+const RUNTIME_CRATES: &[&str] =
+    &["tokio", "smol", "async-std", "async-io", "async-executor", "async-global-executor"];
+
+/// Reading real time: only `asynchronously-time` may.
+const CLOCK_READS: &[&str] = &["Instant::now", "SystemTime", "futures_timer"];
+
+/// Leftovers that have no place in tests or crates.
+const LEFTOVERS: &[&str] = &["thread::sleep", "#[ignore", "todo!(", "dbg!(", "unimplemented!("];
+
+/// Package fields every crate inherits from `[workspace.package]`.
+const INHERITED: &[&str] = &[
+    "version.workspace = true",
+    "edition.workspace = true",
+    "rust-version.workspace = true",
+    "license.workspace = true",
+];
+
+pub(crate) fn run() -> Result<(), String> {
+    let root = root();
+    let mut problems = Vec::new();
+
+    let mut sources = Vec::new();
+    collect_rust_files(&root.join("crates"), &mut sources);
+    collect_rust_files(&root.join("tests"), &mut sources);
+    for path in &sources {
+        let text = read(path)?;
+        let relative = relative(&root, path);
+        problems.extend(clock_reads(&relative, &text));
+        problems.extend(leftovers(&relative, &text));
+    }
+
+    let mut manifests = vec![root.join("tests/Cargo.toml"), root.join("xtask/Cargo.toml")];
+    for crate_dir in crate_dirs(&root)? {
+        let manifest = crate_dir.join("Cargo.toml");
+        problems.extend(dependencies(&relative(&root, &manifest), &read(&manifest)?));
+        let lib = crate_dir.join("src/lib.rs");
+        problems.extend(lib_header(&relative(&root, &lib), &read(&lib)?));
+        manifests.push(manifest);
+    }
+    for manifest in &manifests {
+        problems.extend(inherits_workspace(&relative(&root, manifest), &read(manifest)?));
+    }
+
+    problems.extend(capability_layout(CAPABILITIES, &Layout::read(&root)?));
+    problems.extend(runtime_dependencies(&cargo_tree(&root)?));
+
+    if problems.is_empty() {
+        crate::report("tidy: ok");
+        Ok(())
+    } else {
+        Err(format!("tidy found {} problem(s):\n  {}", problems.len(), problems.join("\n  ")))
+    }
+}
+
+/// No clock reads outside `crates/asynchronously-time`: everything else uses the `Clock`.
+pub(crate) fn clock_reads(path: &str, text: &str) -> Vec<String> {
+    if !path.starts_with("crates/") || path.starts_with("crates/asynchronously-time/") {
+        return Vec::new();
+    }
+    find_in_code(path, text, CLOCK_READS, "reads real time; go through the `Clock` instead")
+}
+
+/// No sleeps, ignored tests or debugging leftovers in crates and tests.
+pub(crate) fn leftovers(path: &str, text: &str) -> Vec<String> {
+    find_in_code(path, text, LEFTOVERS, "is not allowed in crates or tests (STYLE.md §6)")
+}
+
+/// Every crate's normal dependencies come from the allow-list, or are optional.
+pub(crate) fn dependencies(path: &str, manifest: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut in_dependencies = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_dependencies = line == "[dependencies]";
+            continue;
+        }
+        if !in_dependencies || line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+        let allowed = ALLOWED_DEPENDENCIES.contains(&name)
+            || name.starts_with("asynchronously")
+            || line.contains("optional = true");
+        if !allowed {
+            problems.push(format!(
+                "{path}: `{name}` is a required dependency outside the allow-list; make it \
+                 optional behind a feature, or use one of {ALLOWED_DEPENDENCIES:?}"
+            ));
+        }
+    }
+    problems
+}
+
+/// Every manifest inherits the workspace's package fields and lints.
+pub(crate) fn inherits_workspace(path: &str, manifest: &str) -> Vec<String> {
+    let lines: Vec<&str> = manifest.lines().map(str::trim).collect();
+    let mut problems: Vec<String> = INHERITED
+        .iter()
+        .filter(|field| !lines.contains(field))
+        .map(|field| format!("{path}: missing `{field}`"))
+        .collect();
+    let lints = lines.windows(2).any(|pair| pair == ["[lints]", "workspace = true"]);
+    if !lints {
+        problems.push(format!("{path}: missing `[lints]` with `workspace = true`"));
+    }
+    problems
+}
+
+/// Every crate's `lib.rs` opens with crate docs and forbids unsafe code.
+pub(crate) fn lib_header(path: &str, text: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if !text.starts_with("//!") {
+        problems.push(format!("{path}: must start with `//!` crate documentation"));
+    }
+    if !text.contains("#![forbid(unsafe_code)]") {
+        problems.push(format!("{path}: must contain `#![forbid(unsafe_code)]`"));
+    }
+    problems
+}
+
+/// `cargo tree -e normal` of the facade names no runtime crate.
+pub(crate) fn runtime_dependencies(tree: &str) -> Vec<String> {
+    let mut found: Vec<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .filter(|name| RUNTIME_CRATES.contains(name))
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    found
+        .into_iter()
+        .map(|name| {
+            format!(
+                "`{name}` is a normal dependency of the facade; runtimes may only be \
+                 dev-dependencies (no crate depends on a runtime)"
+            )
+        })
+        .collect()
+}
+
+/// What the capability list is checked against.
+#[derive(Debug, Default)]
+pub(crate) struct Layout {
+    /// Folder names under `crates/`.
+    pub(crate) crate_dirs: Vec<String>,
+    /// `crates/asynchronously/Cargo.toml`.
+    pub(crate) facade_manifest: String,
+    /// `crates/asynchronously/src/lib.rs`.
+    pub(crate) facade_lib: String,
+    /// File names under `docs/guide/`.
+    pub(crate) guides: Vec<String>,
+    /// File names under `tests/src/`.
+    pub(crate) test_modules: Vec<String>,
+    /// File names under `tests/benches/`.
+    pub(crate) benches: Vec<String>,
+    /// `docs/ARCHITECTURE.md`.
+    pub(crate) architecture: String,
+}
+
+impl Layout {
+    fn read(root: &Path) -> Result<Layout, String> {
+        Ok(Layout {
+            crate_dirs: crate_dirs(root)?.iter().map(|dir| file_name(dir)).collect(),
+            facade_manifest: read(&root.join("crates/asynchronously/Cargo.toml"))?,
+            facade_lib: read(&root.join("crates/asynchronously/src/lib.rs"))?,
+            guides: file_names(&root.join("docs/guide"))?,
+            test_modules: file_names(&root.join("tests/src"))?,
+            benches: file_names(&root.join("tests/benches"))?,
+            architecture: read(&root.join("docs/ARCHITECTURE.md"))?,
+        })
+    }
+}
+
+/// One name, many spellings: each capability has its crate, facade feature and re-export,
+/// guide, test module, bench and code-map heading, and every capability crate is listed.
+pub(crate) fn capability_layout(capabilities: &[&str], layout: &Layout) -> Vec<String> {
+    let mut problems = Vec::new();
+    for capability in capabilities {
+        let module = capability.replace('-', "_");
+        let crate_name = format!("asynchronously-{capability}");
+        let expectations = [
+            (layout.crate_dirs.contains(&crate_name), format!("folder `crates/{crate_name}`")),
+            (
+                layout
+                    .facade_manifest
+                    .contains(&format!("\n{capability} = [\"dep:{crate_name}\"]")),
+                format!("facade feature `{capability} = [\"dep:{crate_name}\"]`"),
+            ),
+            (
+                layout
+                    .facade_lib
+                    .contains(&format!("pub use asynchronously_{module} as {module};")),
+                format!("facade re-export `pub use asynchronously_{module} as {module};`"),
+            ),
+            (
+                layout.guides.contains(&format!("{capability}.md")),
+                format!("guide `docs/guide/{capability}.md`"),
+            ),
+            (
+                layout.test_modules.contains(&format!("{module}.rs")),
+                format!("test module `tests/src/{module}.rs`"),
+            ),
+            (
+                layout.benches.contains(&format!("{module}.rs")),
+                format!("bench `tests/benches/{module}.rs`"),
+            ),
+            (
+                layout.architecture.contains(&format!("### `crates/{crate_name}`")),
+                format!("code-map heading \"### `crates/{crate_name}`\" in docs/ARCHITECTURE.md"),
+            ),
+        ];
+        for (present, what) in expectations {
+            if !present {
+                problems.push(format!("capability `{capability}` has no {what}"));
+            }
+        }
+    }
+    for dir in &layout.crate_dirs {
+        let Some(capability) = dir.strip_prefix("asynchronously-") else { continue };
+        if capability != "time" && !capabilities.contains(&capability) {
+            problems.push(format!(
+                "`crates/{dir}` is not in xtask's CAPABILITIES; add `{capability}` there"
+            ));
+        }
+    }
+    problems
+}
+
+/// Lines of code (comments and docs excluded) that contain any of `needles`.
+fn find_in_code(path: &str, text: &str, needles: &[&str], why: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("//") {
+            continue;
+        }
+        for needle in needles {
+            if line.contains(needle) {
+                problems.push(format!("{path}:{}: `{needle}` {why}", index + 1));
+            }
+        }
+    }
+    problems
+}
+
+fn cargo_tree(root: &Path) -> Result<String, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let output = Command::new(cargo)
+        .args([
+            "tree",
+            "-e",
+            "normal",
+            "-p",
+            "asynchronously",
+            "--all-features",
+            "--prefix",
+            "none",
+        ])
+        .current_dir(root)
+        .output()
+        .map_err(|error| format!("could not run cargo tree: {error}"))?;
+    if !output.status.success() {
+        return Err(format!("cargo tree failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn crate_dirs(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("crates"))
+        .map_err(|error| format!("cannot list crates/: {error}"))?
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("Cargo.toml").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+fn collect_rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            if file_name(&path) != "target" {
+                collect_rust_files(&path, out);
+            }
+        } else if path.extension().is_some_and(|extension| extension == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn file_names(dir: &Path) -> Result<Vec<String>, String> {
+    Ok(fs::read_dir(dir)
+        .map_err(|error| format!("cannot list {}: {error}", dir.display()))?
+        .filter_map(Result::ok)
+        .map(|entry| file_name(&entry.path()))
+        .collect())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+fn relative(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy().replace('\\', "/")
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+#[cfg(test)]
+mod tests;

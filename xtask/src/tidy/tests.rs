@@ -1,0 +1,110 @@
+//! Each rule, failing on a bad input and passing on a good one.
+
+use super::*;
+
+#[test]
+fn clock_reads_are_rejected_outside_the_time_crate() {
+    let code = "let start = std::time::Instant::now();\n";
+    assert_eq!(clock_reads("crates/asynchronously-retry/src/retry.rs", code).len(), 1);
+    assert_eq!(
+        clock_reads("crates/asynchronously-gather/src/lib.rs", "use futures_timer::Delay;").len(),
+        1
+    );
+    assert_eq!(
+        clock_reads("crates/asynchronously-cache/src/ttl.rs", "SystemTime::UNIX_EPOCH").len(),
+        1
+    );
+}
+
+#[test]
+fn clock_reads_are_allowed_in_the_time_crate_tests_and_comments() {
+    let code = "let start = Instant::now();\n";
+    assert!(clock_reads("crates/asynchronously-time/src/real_clock.rs", code).is_empty());
+    assert!(clock_reads("tests/src/bench.rs", code).is_empty());
+    assert!(
+        clock_reads("crates/asynchronously-retry/src/lib.rs", "//! unlike Instant::now()")
+            .is_empty()
+    );
+}
+
+#[test]
+fn leftovers_are_rejected_with_their_line() {
+    let code = "fn a() {}\nstd::thread::sleep(d);\n#[ignore]\nfn b() { todo!() }\ndbg!(x);\n";
+    let problems = leftovers("tests/src/retry.rs", code);
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    assert!(problems[0].starts_with("tests/src/retry.rs:2:"), "{problems:?}");
+    assert!(leftovers("tests/src/retry.rs", "// never thread::sleep in tests\n").is_empty());
+}
+
+#[test]
+fn dependencies_outside_the_allow_list_must_be_optional() {
+    let bad = "[package]\nname = \"x\"\n\n[dependencies]\nfutures.workspace = true\ntokio = \"1\"\n\n[dev-dependencies]\nsmol = \"2\"\n";
+    let problems = dependencies("crates/x/Cargo.toml", bad);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`tokio`"));
+
+    let good = "[dependencies]\nasynchronously-time.workspace = true\nthiserror.workspace = true\ntracing = { version = \"0.1\", optional = true }\n[dev-dependencies]\ntokio.workspace = true\n";
+    assert!(dependencies("crates/x/Cargo.toml", good).is_empty());
+}
+
+#[test]
+fn manifests_must_inherit_package_fields_and_lints() {
+    let bad = "[package]\nname = \"x\"\nversion = \"0.1.0\"\nedition.workspace = true\n";
+    let problems = inherits_workspace("crates/x/Cargo.toml", bad);
+    assert_eq!(problems.len(), 4, "{problems:?}");
+    let good = "[package]\nversion.workspace = true\nedition.workspace = true\nrust-version.workspace = true\nlicense.workspace = true\n\n[lints]\nworkspace = true\n";
+    assert!(inherits_workspace("crates/x/Cargo.toml", good).is_empty());
+}
+
+#[test]
+fn lib_rs_must_open_with_docs_and_forbid_unsafe() {
+    assert_eq!(lib_header("crates/x/src/lib.rs", "mod a;\n").len(), 2);
+    assert!(lib_header("crates/x/src/lib.rs", "//! Docs.\n#![forbid(unsafe_code)]\n").is_empty());
+}
+
+#[test]
+fn runtimes_among_normal_dependencies_are_rejected() {
+    let tree = "asynchronously v0.1.0 (/w/crates/asynchronously)\nfutures v0.3.31\ntokio v1.45.0\ntokio v1.45.0\n";
+    let problems = runtime_dependencies(tree);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`tokio`"));
+    assert!(runtime_dependencies("asynchronously v0.1.0\nfutures v0.3.31\n").is_empty());
+}
+
+fn complete_layout() -> Layout {
+    Layout {
+        crate_dirs: vec![
+            "asynchronously".into(),
+            "asynchronously-time".into(),
+            "asynchronously-retry".into(),
+        ],
+        facade_manifest: "[features]\nretry = [\"dep:asynchronously-retry\"]\n".into(),
+        facade_lib: "pub use asynchronously_retry as retry;\n".into(),
+        guides: vec!["retry.md".into()],
+        test_modules: vec!["retry.rs".into()],
+        benches: vec!["retry.rs".into()],
+        architecture: "### `crates/asynchronously-retry`\n".into(),
+    }
+}
+
+#[test]
+fn capability_layout_accepts_a_complete_capability() {
+    assert_eq!(capability_layout(&["retry"], &complete_layout()), Vec::<String>::new());
+}
+
+#[test]
+fn capability_layout_names_every_missing_spelling() {
+    let layout = Layout { crate_dirs: vec!["asynchronously-retry".into()], ..Layout::default() };
+    let problems = capability_layout(&["retry"], &layout);
+    assert_eq!(problems.len(), 6, "{problems:?}");
+    assert!(problems.iter().any(|problem| problem.contains("docs/guide/retry.md")));
+}
+
+#[test]
+fn capability_layout_rejects_a_crate_missing_from_the_list() {
+    let mut layout = complete_layout();
+    layout.crate_dirs.push("asynchronously-cache".into());
+    let problems = capability_layout(&["retry"], &layout);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("`cache`"));
+}
