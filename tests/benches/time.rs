@@ -18,13 +18,17 @@ fn main() {
         |iterations| {
             time_iterations(iterations, || {
                 let mut sleep = RealClock.sleep(black_box(Duration::from_secs(1)));
-                assert!(Pin::new(&mut sleep).poll(&mut Context::from_waker(Waker::noop())).is_pending());
+                assert!(
+                    Pin::new(&mut sleep).poll(&mut Context::from_waker(Waker::noop())).is_pending()
+                );
             })
         },
         |iterations| {
             time_iterations(iterations, || {
                 let mut delay = Delay::new(black_box(Duration::from_secs(1)));
-                assert!(Pin::new(&mut delay).poll(&mut Context::from_waker(Waker::noop())).is_pending());
+                assert!(
+                    Pin::new(&mut delay).poll(&mut Context::from_waker(Waker::noop())).is_pending()
+                );
             })
         },
     );
@@ -41,13 +45,17 @@ fn main() {
             time_iterations(iterations, || {
                 next += black_box(Duration::from_secs(1));
                 RealClock.reset(&mut sleep, next);
-                assert!(Pin::new(&mut sleep).poll(&mut Context::from_waker(Waker::noop())).is_pending());
+                assert!(
+                    Pin::new(&mut sleep).poll(&mut Context::from_waker(Waker::noop())).is_pending()
+                );
             })
         },
         |iterations| {
             time_iterations(iterations, || {
                 delay.reset(black_box(Duration::from_secs(1)));
-                assert!(Pin::new(&mut delay).poll(&mut Context::from_waker(Waker::noop())).is_pending());
+                assert!(
+                    Pin::new(&mut delay).poll(&mut Context::from_waker(Waker::noop())).is_pending()
+                );
             })
         },
     );

@@ -64,8 +64,6 @@ pub fn timeout<C: Clock, F: IntoFuture>(
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use std::time::Duration;
-///
 /// use asynchronously_time::{Clock, VirtualClock, timeout_at};
 ///
 /// let clock = VirtualClock::new();

@@ -56,7 +56,7 @@ const MAX_SETTLE_WINDOWS: u32 = 200;
 ///
 /// ```
 /// use std::pin::pin;
-/// use std::task::{Context, Poll, Waker};
+/// use std::task::{Context, Waker};
 /// use std::time::Duration;
 ///
 /// use asynchronously_time::{Clock, VirtualClock};
