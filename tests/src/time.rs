@@ -300,3 +300,25 @@ runtime_test!(async fn spawned_sleepers_each_observe_their_own_deadline(rt) {
     assert_eq!(late.load(Relaxed), 0, "tasks woke at an instant other than their deadline");
     assert_eq!(clock.elapsed(), ms(100));
 });
+
+runtime_test!(
+    async fn advance_to_and_run_until_never_move_time_backwards() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        clock.advance_to(start + ms(30));
+        assert_eq!(clock.elapsed(), ms(30));
+        clock.advance_to(start + ms(10));
+        assert_eq!(clock.elapsed(), ms(30), "advance_to an earlier instant changes nothing");
+        clock.run_until(start + ms(20)).await;
+        assert_eq!(clock.elapsed(), ms(30), "run_until an earlier instant changes nothing");
+
+        let waiter = async {
+            clock.sleep_until(start + ms(45)).await;
+            clock.elapsed()
+        };
+        let (woke_at, ()) = future::join(waiter, clock.run_until(start + ms(50))).await;
+        assert_eq!(woke_at, ms(45));
+        assert_eq!(clock.elapsed(), ms(50));
+        assert!(format!("{clock:?}").contains("VirtualClock"));
+    }
+);

@@ -165,8 +165,11 @@ pub struct RunFor {
     id: u64,
     target: Target,
     phase: Phase,
-    /// Real-time timer for stall detection and settle windows, reused across steps.
-    timer: Option<Delay>,
+    /// Real-time stall detector: armed once, re-armed only when it fires early for the
+    /// current step, so stepping does not touch the timer thread at every deadline.
+    watchdog: Option<Delay>,
+    /// Real-time timer for settle windows.
+    settle: Option<Delay>,
 }
 
 /// Sleepers are ordered by deadline, then by registration.
@@ -461,7 +464,8 @@ impl VirtualClock {
             id: self.shared.next_run_for_id.fetch_add(1, Ordering::Relaxed),
             target,
             phase: Phase::Step,
-            timer: None,
+            watchdog: None,
+            settle: None,
         }
     }
 }
@@ -620,7 +624,7 @@ impl RunFor {
                         };
                         drop(state);
                         if matches!(self.phase, Phase::Settling { .. }) {
-                            self.arm_timer(SETTLE_WINDOW);
+                            self.arm_settle();
                         }
                         continue;
                     }
@@ -628,20 +632,27 @@ impl RunFor {
                     let stalled = state.unobserved.len();
                     let at = state.now - self.clock.shared.origin;
                     drop(state);
-                    let waited = since.elapsed();
-                    if waited >= stall_timeout {
-                        panic!(
-                            "VirtualClock::run_for: {stalled} sleeper(s) woken at +{at:?} were not \
-                             polled within {stall_timeout:?} of real time; the future that owns a \
-                             sleep must be polled while run_for runs (spawn it, or join it with \
-                             run_for), or use advance() when polling by hand"
-                        );
+                    let watchdog = self.watchdog.get_or_insert_with(|| Delay::new(stall_timeout));
+                    loop {
+                        if Pin::new(&mut *watchdog).poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                        let waited = since.elapsed();
+                        if waited >= stall_timeout {
+                            panic!(
+                                "VirtualClock::run_for: {stalled} sleeper(s) woken at +{at:?} were \
+                                 not polled within {stall_timeout:?} of real time; the future \
+                                 that owns a sleep must be polled while run_for runs (spawn it, \
+                                 or join it with run_for), or use advance() when polling by hand"
+                            );
+                        }
+                        // Armed during an earlier step: wait out the rest of this one's budget.
+                        watchdog.reset(stall_timeout - waited);
                     }
-                    self.arm_timer(stall_timeout - waited);
-                    return self.poll_timer(cx);
                 }
                 Phase::Settling { activity, windows } => {
-                    if self.poll_timer(cx).is_pending() {
+                    let settle = self.settle.get_or_insert_with(|| Delay::new(SETTLE_WINDOW));
+                    if Pin::new(settle).poll(cx).is_pending() {
                         return Poll::Pending;
                     }
                     let state = self.clock.shared.lock();
@@ -653,7 +664,7 @@ impl RunFor {
                     } else {
                         self.phase =
                             Phase::Settling { activity: now_activity, windows: windows + 1 };
-                        self.arm_timer(SETTLE_WINDOW);
+                        self.arm_settle();
                     }
                 }
             }
@@ -681,17 +692,10 @@ impl RunFor {
         }
     }
 
-    fn arm_timer(&mut self, after: Duration) {
-        match &mut self.timer {
-            Some(timer) => timer.reset(after),
-            None => self.timer = Some(Delay::new(after)),
-        }
-    }
-
-    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        match &mut self.timer {
-            Some(timer) => Pin::new(timer).poll(cx),
-            None => Poll::Ready(()),
+    fn arm_settle(&mut self) {
+        match &mut self.settle {
+            Some(timer) => timer.reset(SETTLE_WINDOW),
+            None => self.settle = Some(Delay::new(SETTLE_WINDOW)),
         }
     }
 }
