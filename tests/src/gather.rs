@@ -1,1 +1,415 @@
 //! Behaviour tests of `asynchronously::gather`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use asynchronously::gather::{
+    AsCompleted, Gather, GatherKeyed, GatherPartial, GatherSettled, KeyedError, Limit, Race,
+    RaceError, RaceOk, as_completed, gather, gather_keyed, gather_partial, gather_settled, race,
+    race_ok,
+};
+use asynchronously::time::{Clock, VirtualClock};
+use futures::StreamExt;
+use futures::future::{self, BoxFuture};
+use proptest::prelude::*;
+
+use crate::runtime::yield_now;
+use crate::runtime_test;
+
+type Child = BoxFuture<'static, Result<u64, String>>;
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    const fn assert_send<T: Send>() {}
+    assert_send::<Gather<Child>>();
+    assert_send::<GatherKeyed<u64, Child>>();
+    assert_send::<GatherSettled<Child>>();
+    assert_send::<GatherPartial<Child, fn(&String) -> bool>>();
+    assert_send::<Race<Child>>();
+    assert_send::<RaceOk<Child>>();
+    assert_send::<AsCompleted<Child>>();
+    assert_send_sync::<Gather<future::Ready<Result<u8, ()>>>>();
+    assert_send_sync::<KeyedError<u8, String>>();
+    assert_send_sync::<RaceError<String>>();
+};
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// Counts how many children were dropped (finished or cancelled).
+#[derive(Clone, Default)]
+struct Drops(Arc<AtomicUsize>);
+
+struct DropGuard(Drops);
+
+impl Drop for DropGuard {
+    fn drop(&mut self) {
+        self.0.0.fetch_add(1, SeqCst);
+    }
+}
+
+impl Drops {
+    fn guard(&self) -> DropGuard {
+        DropGuard(self.clone())
+    }
+    fn count(&self) -> usize {
+        self.0.load(SeqCst)
+    }
+}
+
+/// A child that sleeps `delay` on `clock`, then returns `outcome`, counting its drop.
+fn child(clock: &VirtualClock, delay: u64, outcome: Result<u64, String>, drops: &Drops) -> Child {
+    let (clock, guard) = (clock.clone(), drops.guard());
+    Box::pin(async move {
+        let _guard = guard;
+        clock.sleep(ms(delay)).await;
+        outcome
+    })
+}
+
+/// Polls `future` once with a no-op waker.
+fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+runtime_test!(
+    async fn strict_gather_returns_the_first_error_at_its_instant_after_dropping_every_sibling() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let drops = Drops::default();
+        let children = (0..5u64).map(|i| {
+            let outcome = if i == 1 { Err("child 1 failed".to_owned()) } else { Ok(i) };
+            child(&clock, i * 100, outcome, &drops)
+        });
+        let run = async {
+            let outcome = gather(children).await;
+            (outcome, clock.now() - start, drops.count(), clock.pending_sleepers())
+        };
+        let ((outcome, at, dropped, sleeping), ()) =
+            future::join(run, clock.run_for(ms(1000))).await;
+        assert_eq!(outcome, Err("child 1 failed".to_owned()), "the original error comes back");
+        assert_eq!(at, ms(100), "the error returns when child 1 fails");
+        assert_eq!(dropped, 5, "every sibling was dropped before the error was returned");
+        assert_eq!(sleeping, 0, "nothing is left running");
+    }
+);
+
+runtime_test!(
+    async fn strict_gather_returns_values_in_input_order_whatever_the_finishing_order() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = (0..5u64).map(|i| child(&clock, (5 - i) * 100, Ok(i * 10), &drops));
+        let (values, ()) = future::join(gather(children), clock.run_for(ms(600))).await;
+        assert_eq!(values, Ok(vec![0, 10, 20, 30, 40]));
+    }
+);
+
+runtime_test!(
+    async fn a_fast_failure_behind_a_slow_first_future_returns_promptly_among_1000() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let drops = Drops::default();
+        let children = (0..1000u64).map(|i| match i {
+            0 => child(&clock, 60_000, Ok(0), &drops),
+            99 => child(&clock, 1, Err("fast failure".to_owned()), &drops),
+            _ => child(&clock, 30_000, Ok(i), &drops),
+        });
+        let run = async {
+            let outcome = gather(children).await;
+            (outcome, clock.now() - start, drops.count())
+        };
+        let ((outcome, at, dropped), ()) = future::join(run, clock.run_for(ms(100))).await;
+        assert_eq!(outcome, Err("fast failure".to_owned()));
+        assert_eq!(at, ms(1), "the error of the 100th future returns at once");
+        assert_eq!(dropped, 1000, "all 999 siblings were dropped before returning");
+    }
+);
+
+runtime_test!(
+    async fn a_large_gather_fails_fast_from_its_last_chunk_and_keeps_order_otherwise() {
+        let ok: Vec<_> = (0..200u64)
+            .map(|i| async move {
+                yield_now().await;
+                Ok::<_, u64>(i)
+            })
+            .collect();
+        assert_eq!(gather(ok).await, Ok((0..200).collect::<Vec<_>>()));
+        let drops = Drops::default();
+        let failing = (0..200u64).map(|i| {
+            let guard = drops.guard();
+            async move {
+                let _guard = guard;
+                if i == 199 { Err(i) } else { future::pending::<Result<u64, u64>>().await }
+            }
+        });
+        assert_eq!(gather(failing).await, Err(199));
+        assert_eq!(drops.count(), 200);
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_gather_at_any_poll_drops_every_child() {
+        for polls in 0..4 {
+            let clock = VirtualClock::new();
+            let drops = Drops::default();
+            let mut gathered = gather((0..40u64).map(|i| child(&clock, i % 4 * 10, Ok(i), &drops)));
+            for _ in 0..polls {
+                assert!(poll_once(&mut gathered).is_pending());
+                clock.advance(ms(10));
+            }
+            drop(gathered);
+            assert_eq!(drops.count(), 40, "after {polls} polls every child is dropped");
+            assert_eq!(clock.pending_sleepers(), 0);
+        }
+    }
+);
+
+runtime_test!(
+    async fn keyed_gather_keeps_keys_and_names_the_failing_key() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let jobs: HashMap<&str, Child> =
+            [("a", child(&clock, 30, Ok(1), &drops)), ("b", child(&clock, 10, Ok(2), &drops))]
+                .into_iter()
+                .collect();
+        let (values, ()) = future::join(gather_keyed(jobs), clock.run_for(ms(50))).await;
+        assert_eq!(values, Ok(HashMap::from([("a", 1), ("b", 2)])));
+
+        let pairs = vec![
+            ("slow", child(&clock, 300, Ok(1), &drops)),
+            ("broken", child(&clock, 100, Err("no disk".to_owned()), &drops)),
+        ];
+        let (outcome, ()) = future::join(gather_keyed(pairs), clock.run_for(ms(400))).await;
+        assert_eq!(outcome, Err(KeyedError::new("broken", "no disk".to_owned())));
+        assert_eq!(drops.count(), 4);
+    }
+);
+
+runtime_test!(
+    async fn empty_inputs_return_empty_results_at_once() {
+        let none = Vec::<Child>::new;
+        assert_eq!(poll_once(&mut gather(none())), Poll::Ready(Ok(vec![])));
+        assert_eq!(poll_once(&mut gather_settled(none())), Poll::Ready(vec![]));
+        assert_eq!(
+            poll_once(&mut gather_partial(none(), |_: &String| true)),
+            Poll::Ready(Ok(vec![]))
+        );
+        let keyed = poll_once(&mut gather_keyed(Vec::<(u8, Child)>::new()));
+        assert_eq!(keyed, Poll::Ready(Ok(HashMap::new())));
+        assert_eq!(as_completed(none()).next().await, None);
+        assert_eq!(poll_once(&mut race(none())), Poll::Ready(Err(RaceError::Empty)));
+        assert_eq!(poll_once(&mut race_ok(none())), Poll::Ready(Err(RaceError::Empty)));
+    }
+);
+
+runtime_test!(
+    async fn settled_gather_keeps_every_outcome_in_order_and_cancels_nothing() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = vec![
+            child(&clock, 300, Ok(3), &drops),
+            child(&clock, 200, Err("failed".to_owned()), &drops),
+            child(&clock, 100, Ok(1), &drops),
+        ];
+        let (outputs, ()) = future::join(gather_settled(children), clock.run_for(ms(300))).await;
+        assert_eq!(outputs, [Ok(3), Err("failed".to_owned()), Ok(1)]);
+        assert_eq!(clock.elapsed(), ms(300), "everything ran to completion");
+        let many = (0..100u64).map(|i| child(&clock, 100 - i, Ok(i), &drops));
+        let (outputs, ()) = future::join(gather_settled(many), clock.run_for(ms(100))).await;
+        assert_eq!(outputs, (0..100).map(Ok).collect::<Vec<_>>());
+    }
+);
+
+runtime_test!(
+    async fn race_returns_the_first_result_and_cancels_the_others() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = vec![
+            child(&clock, 100, Ok(1), &drops),
+            child(&clock, 200, Ok(2), &drops),
+            child(&clock, 300, Ok(3), &drops),
+        ];
+        let run = async { (race(children).await, drops.count()) };
+        let ((winner, dropped), ()) = future::join(run, clock.run_for(ms(400))).await;
+        assert_eq!(winner, Ok(1));
+        assert_eq!(dropped, 3, "the two losers were cancelled before returning");
+    }
+);
+
+runtime_test!(
+    async fn race_returns_the_first_failure_by_default() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = vec![
+            child(&clock, 200, Ok(1), &drops),
+            child(&clock, 100, Err("first".to_owned()), &drops),
+        ];
+        let (winner, ()) = future::join(race(children), clock.run_for(ms(300))).await;
+        assert_eq!(winner, Err(RaceError::Failed("first".to_owned())));
+    }
+);
+
+runtime_test!(
+    async fn race_ok_collects_errors_until_a_success() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = vec![
+            child(&clock, 100, Err("a".to_owned()), &drops),
+            child(&clock, 200, Err("b".to_owned()), &drops),
+            child(&clock, 300, Ok(4), &drops),
+            child(&clock, 400, Ok(5), &drops),
+        ];
+        let (winner, ()) = future::join(race_ok(children), clock.run_for(ms(500))).await;
+        assert_eq!(winner, Ok((4, vec!["a".to_owned(), "b".to_owned()])));
+        assert_eq!(drops.count(), 4);
+
+        let failing = (0..3u64)
+            .map(|i| child(&clock, 10 * (3 - i), Err(format!("e{i}")), &drops))
+            .collect::<Vec<_>>();
+        let (outcome, ()) = future::join(race_ok(failing), clock.run_for(ms(40))).await;
+        let expected = ["e2", "e1", "e0"].map(str::to_owned).to_vec();
+        assert_eq!(outcome, Err(RaceError::AllFailed(expected)), "all errors, in completion order");
+    }
+);
+
+runtime_test!(
+    async fn partial_gather_keeps_listed_errors_as_values_while_the_others_complete() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = vec![
+            child(&clock, 100, Ok(1), &drops),
+            child(&clock, 50, Err("expected".to_owned()), &drops),
+            child(&clock, 200, Ok(3), &drops),
+        ];
+        let listed = |error: &String| error == "expected";
+        let (outcome, ()) =
+            future::join(gather_partial(children, listed), clock.run_for(ms(200))).await;
+        assert_eq!(outcome, Ok(vec![Ok(1), Err("expected".to_owned()), Ok(3)]));
+    }
+);
+
+runtime_test!(
+    async fn partial_gather_cancels_the_rest_on_an_unlisted_error() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = vec![
+            child(&clock, 50, Err("expected".to_owned()), &drops),
+            child(&clock, 100, Err("fatal".to_owned()), &drops),
+            child(&clock, 200, Ok(3), &drops),
+        ];
+        let listed = |error: &String| error == "expected";
+        let run = async { (gather_partial(children, listed).await, clock.now(), drops.count()) };
+        let start = clock.now();
+        let ((outcome, at, dropped), ()) = future::join(run, clock.run_for(ms(300))).await;
+        assert_eq!(outcome, Err("fatal".to_owned()));
+        assert_eq!((at - start, dropped), (ms(100), 3));
+    }
+);
+
+runtime_test!(
+    async fn as_completed_yields_in_completion_order_and_dropping_it_cancels_the_rest() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = [300, 100, 200].map(|at| child(&clock, at, Ok(at), &drops));
+        let run = async {
+            let mut stream = as_completed(children);
+            let first = stream.next().await;
+            let second = stream.next().await;
+            drop(stream);
+            (first, second, drops.count())
+        };
+        let ((first, second, dropped), ()) = future::join(run, clock.run_for(ms(400))).await;
+        assert_eq!(first, Some((1, Ok(100))));
+        assert_eq!(second, Some((2, Ok(200))));
+        assert_eq!(dropped, 3, "dropping the stream cancelled the last child");
+    }
+);
+
+runtime_test!(
+    async fn a_limit_caps_running_children_and_keeps_the_same_semantics() {
+        let clock = VirtualClock::new();
+        let running = Arc::new(AtomicUsize::new(0));
+        let peak = Arc::new(AtomicUsize::new(0));
+        let children = (0..10u64).map(|i| {
+            let (clock, running, peak) = (clock.clone(), running.clone(), peak.clone());
+            async move {
+                let now = running.fetch_add(1, SeqCst) + 1;
+                peak.fetch_max(now, SeqCst);
+                clock.sleep(ms(10 * (i % 3 + 1))).await;
+                running.fetch_sub(1, SeqCst);
+                if i == 7 { Err(i) } else { Ok(i) }
+            }
+        });
+        let limit = Limit::new(3).unwrap();
+        let (outcome, ()) = future::join(limit.gather(children), clock.run_for(ms(200))).await;
+        assert_eq!(outcome, Err(7));
+        assert_eq!(peak.load(SeqCst), 3, "never more than 3 at once");
+
+        let drops = Drops::default();
+        let children = (0..10u64).map(|i| child(&clock, 10, Ok(i), &drops));
+        let (values, ()) = future::join(limit.gather(children), clock.run_for(ms(40))).await;
+        assert_eq!(values, Ok((0..10).collect::<Vec<_>>()));
+        assert_eq!(clock.elapsed(), ms(240), "ten 10 ms children, three at a time, take 40 ms");
+        assert!(Limit::new(0).is_err());
+    }
+);
+
+runtime_test!(
+    async fn the_macro_gathers_different_types_and_drops_the_others_on_error() {
+        let (n, name) = asynchronously::gather::gather!(async { Ok::<_, ()>(1) }, async {
+            yield_now().await;
+            Ok("one")
+        })
+        .await
+        .unwrap();
+        assert_eq!((n, name), (1, "one"));
+
+        let drops = Drops::default();
+        let guard = drops.guard();
+        let outcome = asynchronously::gather::gather!(
+            async move {
+                let _guard = guard;
+                future::pending::<Result<u8, &str>>().await
+            },
+            async { Err::<u8, _>("down") },
+        )
+        .await;
+        assert_eq!(outcome, Err("down"));
+        assert_eq!(drops.count(), 1, "the pending sibling was dropped");
+    }
+);
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    #[test]
+    fn gather_matches_a_sequential_model(delays in proptest::collection::vec(0..5u64, 0..80), fail in proptest::option::of(0..80usize)) {
+        futures::executor::block_on(async {
+            let clock = VirtualClock::new();
+            let drops = Drops::default();
+            let n = delays.len();
+            let children = delays.iter().enumerate().map(|(i, &d)| {
+                let outcome = if Some(i) == fail { Err(format!("{i}")) } else { Ok(i as u64) };
+                child(&clock, d * 10, outcome, &drops)
+            });
+            let (outcome, ()) = future::join(gather(children), clock.run_for(ms(60))).await;
+            match fail.filter(|&i| i < n) {
+                Some(i) => assert_eq!(outcome, Err(format!("{i}"))),
+                None => assert_eq!(outcome, Ok((0..n as u64).collect::<Vec<_>>())),
+            }
+            assert_eq!(drops.count(), n);
+        });
+    }
+}
+
+#[test]
+fn pinned_gathers_can_be_polled_in_place() {
+    let mut gathered = pin!(gather([future::ready(Ok::<_, ()>(1))]));
+    let ready = gathered.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+    assert_eq!(ready, Poll::Ready(Ok(vec![1])));
+}

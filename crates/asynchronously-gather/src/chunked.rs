@@ -70,10 +70,6 @@ impl<F: TryFuture> TryChunks<F> {
             }
         }
     }
-
-    pub(crate) fn running(&self) -> usize {
-        self.chunks.len()
-    }
 }
 
 impl<F: TryFuture> fmt::Debug for TryChunks<F> {
@@ -121,10 +117,6 @@ impl<F: Future> Chunks<F> {
                 }
             }
         }
-    }
-
-    pub(crate) fn running(&self) -> usize {
-        self.chunks.len()
     }
 }
 

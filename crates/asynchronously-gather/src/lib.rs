@@ -4,13 +4,30 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod as_completed;
 mod children;
 mod chunked;
 mod error;
 mod gather;
+mod gather_keyed;
+mod gather_macro;
+mod gather_partial;
+mod gather_settled;
 mod join;
 mod limit;
+mod race;
 
+pub use crate::as_completed::{AsCompleted, as_completed};
 pub use crate::error::{BlockOnError, GroupError, KeyedError, RaceError, RunError, TaskError};
 pub use crate::gather::{Gather, gather};
+pub use crate::gather_keyed::{GatherKeyed, gather_keyed};
+pub use crate::gather_partial::{GatherPartial, gather_partial};
+pub use crate::gather_settled::{GatherSettled, gather_settled};
 pub use crate::limit::{Limit, LimitError};
+pub use crate::race::{Race, RaceOk, race, race_ok};
+
+/// Paths used by [`gather!`]; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use futures;
+}

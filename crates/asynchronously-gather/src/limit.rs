@@ -1,6 +1,9 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 
+use std::future::Future;
+use std::hash::Hash;
+
 use futures::TryFuture;
 
 /// A concurrency limit for the gathers: at most this many children run at once, and the
@@ -86,6 +89,95 @@ impl Limit {
         I::Item: TryFuture,
     {
         crate::gather::gather_limited(futures, self)
+    }
+
+    /// [`gather_keyed`](crate::gather_keyed) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_gather::Limit;
+    ///
+    /// let pairs = (0..5).map(|n| (n, async move { Ok::<_, ()>(n * 10) }));
+    /// let values = Limit::new(2)?.gather_keyed(pairs).await.unwrap();
+    /// assert_eq!(values[&4], 40);
+    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn gather_keyed<I, K, F>(self, pairs: I) -> crate::GatherKeyed<K, F>
+    where
+        I: IntoIterator<Item = (K, F)>,
+        K: Eq + Hash,
+        F: TryFuture,
+    {
+        crate::gather_keyed::gather_keyed_limited(pairs, self)
+    }
+
+    /// [`gather_settled`](crate::gather_settled) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_gather::Limit;
+    ///
+    /// let outputs = Limit::new(1)?.gather_settled([async { 1 }, async { 2 }]).await;
+    /// assert_eq!(outputs, [1, 2]);
+    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn gather_settled<I>(self, futures: I) -> crate::GatherSettled<I::Item>
+    where
+        I: IntoIterator,
+        I::Item: Future,
+    {
+        crate::gather_settled::gather_settled_limited(futures, self)
+    }
+
+    /// [`gather_partial`](crate::gather_partial) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_gather::Limit;
+    ///
+    /// let futures = [async { Err("busy") }, async { Ok(2) }];
+    /// let outputs = Limit::new(1)?.gather_partial(futures, |e: &&str| *e == "busy").await;
+    /// assert_eq!(outputs, Ok(vec![Err("busy"), Ok(2)]));
+    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn gather_partial<I, P>(self, futures: I, accept: P) -> crate::GatherPartial<I::Item, P>
+    where
+        I: IntoIterator,
+        I::Item: TryFuture,
+        P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
+    {
+        crate::gather_partial::gather_partial_limited(futures, accept, self)
+    }
+
+    /// [`as_completed`](crate::as_completed) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_gather::Limit;
+    /// use futures::StreamExt;
+    ///
+    /// let stream = Limit::new(1)?.as_completed([async { 'a' }, async { 'b' }]);
+    /// assert_eq!(stream.collect::<Vec<_>>().await, [(0, 'a'), (1, 'b')]);
+    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn as_completed<I>(self, futures: I) -> crate::AsCompleted<I::Item>
+    where
+        I: IntoIterator,
+        I::Item: Future,
+    {
+        crate::as_completed::as_completed_limited(futures, self)
     }
 }
 
