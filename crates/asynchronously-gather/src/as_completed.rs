@@ -25,7 +25,8 @@ use crate::limit::Limit;
 /// use asynchronously_gather::as_completed;
 /// use futures::StreamExt;
 ///
-/// let outputs: Vec<(usize, u8)> = as_completed([async { 7 }, async { 8 }]).collect().await;
+/// let futures = [7, 8].map(|n| async move { n });
+/// let outputs: Vec<(usize, u8)> = as_completed(futures).collect().await;
 /// assert_eq!(outputs.len(), 2);
 /// # });
 /// ```

@@ -8,7 +8,8 @@
 /// # futures::executor::block_on(async {
 /// use asynchronously_gather::{KeyedError, gather_keyed};
 ///
-/// let outcome = gather_keyed([("a", async { Ok(1) }), ("b", async { Err("down") })]).await;
+/// let jobs = [("a", Ok(1)), ("b", Err("down"))].map(|(key, result)| (key, async move { result }));
+/// let outcome = gather_keyed(jobs).await;
 /// let KeyedError { key, error, .. } = outcome.unwrap_err();
 /// assert_eq!((key, error), ("b", "down"));
 /// # });
@@ -107,7 +108,7 @@ pub enum TaskError<E> {
 /// use asynchronously_gather::{GroupError, TaskGroup};
 ///
 /// let group = TaskGroup::new();
-/// group.spawner().spawn(async { Err::<(), _>("down") });
+/// drop(group.spawner().spawn(async { Err::<(), _>("down") }));
 /// assert!(matches!(group.run(async {}).await, Err(GroupError::Failed { error: "down", .. })));
 /// # });
 /// ```
@@ -163,7 +164,7 @@ pub enum BlockOnError {
 /// ```
 /// use asynchronously_gather::{RunError, run};
 ///
-/// let outcome = run([async { Ok(1) }, async { Err("down") }]);
+/// let outcome = run([Ok(1), Err("down")].map(|result| async move { result }));
 /// assert_eq!(outcome, Err(RunError::Failed("down")));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -35,8 +35,8 @@ use crate::limit::Limit;
 /// use asynchronously_gather::gather_keyed;
 ///
 /// let mut jobs = HashMap::new();
-/// jobs.insert("one", async { Ok::<_, ()>(1) });
-/// jobs.insert("two", async { Ok::<_, ()>(2) });
+/// jobs.insert("one", futures::future::ready(Ok::<_, ()>(1)));
+/// jobs.insert("two", futures::future::ready(Ok(2)));
 /// let values = gather_keyed(jobs).await.unwrap();
 /// assert_eq!(values["two"], 2);
 /// # });

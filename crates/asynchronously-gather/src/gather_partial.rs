@@ -36,7 +36,7 @@ use crate::limit::Limit;
 /// use asynchronously_gather::gather_partial;
 ///
 /// let outputs = gather_partial(
-///     [async { Ok(1) }, async { Err("timeout") }],
+///     [Ok(1), Err("timeout")].map(|result| async move { result }),
 ///     |error: &&str| *error == "timeout",
 /// )
 /// .await?;

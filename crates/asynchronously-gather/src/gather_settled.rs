@@ -25,12 +25,8 @@ use crate::limit::Limit;
 /// # futures::executor::block_on(async {
 /// use asynchronously_gather::gather_settled;
 ///
-/// let outputs = gather_settled([
-///     Box::pin(async { Ok(3) }) as std::pin::Pin<Box<dyn Future<Output = Result<u8, &str>>>>,
-///     Box::pin(async { Err("down") }),
-///     Box::pin(async { Ok(1) }),
-/// ])
-/// .await;
+/// let results = [Ok(3), Err("down"), Ok(1)];
+/// let outputs = gather_settled(results.map(|result| async move { result })).await;
 /// assert_eq!(outputs, [Ok(3), Err("down"), Ok(1)]);
 /// # });
 /// ```

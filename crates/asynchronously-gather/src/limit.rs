@@ -122,7 +122,7 @@ impl Limit {
     /// # futures::executor::block_on(async {
     /// use asynchronously_gather::Limit;
     ///
-    /// let outputs = Limit::new(1)?.gather_settled([async { 1 }, async { 2 }]).await;
+    /// let outputs = Limit::new(1)?.gather_settled([1, 2].map(|n| async move { n })).await;
     /// assert_eq!(outputs, [1, 2]);
     /// # Ok::<(), asynchronously_gather::LimitError>(())
     /// # }).unwrap();
@@ -143,7 +143,7 @@ impl Limit {
     /// # futures::executor::block_on(async {
     /// use asynchronously_gather::Limit;
     ///
-    /// let futures = [async { Err("busy") }, async { Ok(2) }];
+    /// let futures = [Err("busy"), Ok(2)].map(|result| async move { result });
     /// let outputs = Limit::new(1)?.gather_partial(futures, |e: &&str| *e == "busy").await;
     /// assert_eq!(outputs, Ok(vec![Err("busy"), Ok(2)]));
     /// # Ok::<(), asynchronously_gather::LimitError>(())
@@ -167,7 +167,7 @@ impl Limit {
     /// use asynchronously_gather::Limit;
     /// use futures::StreamExt;
     ///
-    /// let stream = Limit::new(1)?.as_completed([async { 'a' }, async { 'b' }]);
+    /// let stream = Limit::new(1)?.as_completed(['a', 'b'].map(|c| async move { c }));
     /// assert_eq!(stream.collect::<Vec<_>>().await, [(0, 'a'), (1, 'b')]);
     /// # Ok::<(), asynchronously_gather::LimitError>(())
     /// # }).unwrap();
