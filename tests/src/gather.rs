@@ -9,9 +9,10 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use asynchronously::gather::{
-    AsCompleted, Gather, GatherKeyed, GatherPartial, GatherSettled, KeyedError, Limit, Race,
-    RaceError, RaceOk, as_completed, gather, gather_keyed, gather_partial, gather_settled, race,
-    race_ok,
+    AsCompleted, BlockOnError, ErrorMode, ExitMode, Gather, GatherKeyed, GatherPartial,
+    GatherSettled, GroupError, KeyedError, Limit, Race, RaceError, RaceOk, Run, RunError, Spawner,
+    SyncScope, SyncScopeError, TaskError, TaskGroup, TaskHandle, as_completed, block_on, gather,
+    gather_keyed, gather_partial, gather_settled, race, race_ok, run, run_partial, run_settled,
 };
 use asynchronously::time::{Clock, VirtualClock};
 use futures::StreamExt;
@@ -34,6 +35,12 @@ const _: () = {
     assert_send::<RaceOk<Child>>();
     assert_send::<AsCompleted<Child>>();
     assert_send_sync::<Gather<future::Ready<Result<u8, ()>>>>();
+    assert_send_sync::<Spawner<'static, String>>();
+    assert_send_sync::<TaskHandle<u64, String>>();
+    assert_send::<TaskGroup<'static, String, VirtualClock>>();
+    assert_send::<Run<'static, future::Ready<()>, String, VirtualClock>>();
+    assert_send_sync::<GroupError<String>>();
+    assert_send_sync::<SyncScopeError<String>>();
     assert_send_sync::<KeyedError<u8, String>>();
     assert_send_sync::<RaceError<String>>();
 };
@@ -412,4 +419,310 @@ fn pinned_gathers_can_be_polled_in_place() {
     let mut gathered = pin!(gather([future::ready(Ok::<_, ()>(1))]));
     let ready = gathered.as_mut().poll(&mut Context::from_waker(Waker::noop()));
     assert_eq!(ready, Poll::Ready(Ok(vec![1])));
+}
+
+/// A group child that sleeps `delay`, then returns `outcome`, counting its drop.
+fn group_child(
+    clock: &VirtualClock,
+    delay: u64,
+    outcome: Result<u64, String>,
+    drops: &Drops,
+) -> impl Future<Output = Result<u64, String>> + Send + 'static {
+    child(clock, delay, outcome, drops)
+}
+
+runtime_test!(
+    async fn a_group_cancels_the_others_when_a_child_fails() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let drops = Drops::default();
+        let group = TaskGroup::new().with_clock(clock.clone());
+        let spawner = group.spawner();
+        let at_300 = spawner.spawn(group_child(&clock, 300, Ok(99), &drops));
+        let at_500 = spawner.spawn(group_child(&clock, 500, Err("broken".to_owned()), &drops));
+        let at_700 = spawner.spawn(group_child(&clock, 700, Ok(7), &drops));
+        let body_clock = clock.clone();
+        let run = async {
+            let outcome = group.run(async move { body_clock.sleep(ms(10_000)).await }).await;
+            (outcome, clock.now() - start, drops.count())
+        };
+        let ((outcome, at, dropped), ()) = future::join(run, clock.run_for(ms(1000))).await;
+        assert_eq!(outcome, Err(GroupError::Failed { error: "broken".to_owned(), cancelled: 1 }));
+        assert_eq!((at, dropped), (ms(500), 3), "the error cancels the rest at 500 ms");
+        assert_eq!(at_300.await, Ok(99), "the child done at 300 ms keeps its value");
+        assert_eq!(at_500.await, Err(TaskError::Escalated));
+        assert_eq!(at_700.await, Err(TaskError::Cancelled));
+        assert_eq!(spawner.active(), 0);
+    }
+);
+
+runtime_test!(
+    async fn a_scope_keeps_going_on_a_partial_failure_and_cancels_nothing() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let group = TaskGroup::new().error_mode(ErrorMode::KeepGoing);
+        let spawner = group.spawner();
+        let handles: Vec<_> = [(100, 4), (200, 5), (300, 1), (50, 3)]
+            .into_iter()
+            .map(|(at, value)| spawner.spawn(group_child(&clock, at, Ok(value), &drops)))
+            .collect();
+        drop(spawner.spawn(group_child(&clock, 150, Err("oops".to_owned()), &drops)));
+        let (outcome, ()) = future::join(group.run(async {}), clock.run_for(ms(400))).await;
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.unhandled, ["oops".to_owned()], "one error reported");
+        assert_eq!(outcome.cancelled, 0);
+        let values = gather(handles).await.unwrap();
+        assert_eq!(values, [4, 5, 1, 3]);
+        assert_eq!(clock.elapsed(), ms(400));
+        assert_eq!(drops.count(), 5);
+    }
+);
+
+runtime_test!(
+    async fn a_scope_timeout_cancels_the_unfinished_children_and_keeps_the_results() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let group = TaskGroup::new()
+            .error_mode(ErrorMode::KeepGoing)
+            .with_clock(clock.clone())
+            .timeout(ms(250));
+        let spawner = group.spawner();
+        let handles: Vec<_> = [(100, 4), (200, 1), (240, 2), (400, 9)]
+            .into_iter()
+            .map(|(at, value)| spawner.spawn(group_child(&clock, at, Ok(value), &drops)))
+            .collect();
+        let start = clock.now();
+        let run = async { (group.run(async {}).await, clock.now() - start) };
+        let ((outcome, at), ()) = future::join(run, clock.run_for(ms(500))).await;
+        assert_eq!(outcome, Err(GroupError::TimedOut { cancelled: 1, unhandled: vec![] }));
+        assert_eq!(at, ms(250));
+        let results = gather_settled(handles).await;
+        assert_eq!(results, [Ok(4), Ok(1), Ok(2), Err(TaskError::Cancelled)]);
+    }
+);
+
+runtime_test!(
+    async fn exit_mode_cancel_drops_a_long_background_child_when_the_body_ends() {
+        let clock = VirtualClock::new();
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let group = TaskGroup::<String>::new().exit_mode(ExitMode::Cancel);
+        let spawner = group.spawner();
+        let (background_clock, counter) = (clock.clone(), ticks.clone());
+        let background = spawner.spawn(async move {
+            loop {
+                background_clock.sleep(ms(100)).await;
+                counter.fetch_add(1, SeqCst);
+            }
+            #[expect(unreachable_code, reason = "the loop only ends by cancellation")]
+            Ok::<(), String>(())
+        });
+        let body_clock = clock.clone();
+        let body = async move {
+            body_clock.sleep(ms(350)).await;
+            "done"
+        };
+        let (outcome, ()) = future::join(group.run(body), clock.run_for(ms(1000))).await;
+        let outcome = outcome.unwrap();
+        assert_eq!((outcome.value, outcome.cancelled), ("done", 1));
+        assert_eq!(ticks.load(SeqCst), 3, "the background loop ran until the body ended");
+        assert_eq!(background.await, Err(TaskError::Cancelled));
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+runtime_test!(
+    async fn unconsumed_failures_are_reported_at_exit_and_consumed_ones_are_not() {
+        let group = TaskGroup::new().error_mode(ErrorMode::KeepGoing);
+        let spawner = group.spawner();
+        let consumed = spawner.spawn(async { Err::<u8, _>("read by its handle") });
+        let mut unread = spawner.spawn(async { Err::<u8, _>("never read") });
+        drop(spawner.spawn(async { Err::<u8, _>("detached") }));
+        let body = async move {
+            yield_now().await;
+            consumed.await
+        };
+        let outcome = group.run(body).await.unwrap();
+        assert_eq!(outcome.value, Err(TaskError::Failed("read by its handle")));
+        // A detached failure is reported when it happens, an unread one at exit.
+        assert_eq!(outcome.unhandled, ["detached", "never read"]);
+        assert_eq!(unread.try_take(), Some(Err(TaskError::Escalated)));
+    }
+);
+
+runtime_test!(
+    async fn an_error_handler_receives_the_failures_nobody_consumed() {
+        let seen = std::sync::Mutex::new(Vec::new());
+        let group = TaskGroup::new().on_error(|error| seen.lock().unwrap().push(error));
+        let spawner = group.spawner();
+        drop(spawner.spawn(async { Err::<(), _>(1) }));
+        let ok = spawner.spawn(async { Ok(2) });
+        let outcome = group.run(async {}).await.unwrap();
+        assert!(outcome.unhandled.is_empty());
+        assert_eq!(*seen.lock().unwrap(), [1]);
+        assert_eq!(ok.await, Ok(2));
+    }
+);
+
+runtime_test!(
+    async fn a_long_lived_group_holds_none_of_its_1000_finished_children() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let group = TaskGroup::<String>::new();
+        let spawner = group.spawner();
+        let body = {
+            let (clock, drops, spawner) = (clock.clone(), drops.clone(), spawner.clone());
+            async move {
+                for i in 0..1000u64 {
+                    drop(spawner.spawn(group_child(&clock, i % 50, Ok(i), &drops)));
+                    if i % 100 == 0 {
+                        clock.sleep(ms(1)).await;
+                    }
+                }
+                clock.sleep(ms(100)).await;
+                (spawner.active(), drops.count())
+            }
+        };
+        let (outcome, ()) = future::join(group.run(body), clock.run_for(ms(200))).await;
+        assert_eq!(outcome.unwrap().value, (0, 1000), "finished children are released at once");
+    }
+);
+
+runtime_test!(
+    async fn children_and_other_tasks_can_add_children_while_the_group_runs(rt) {
+        let group = TaskGroup::<String>::new();
+        let spawner = group.spawner();
+        let nested = spawner.clone();
+        let parent = spawner.spawn(async move {
+            let grandchild = nested.spawn(async { Ok(2) });
+            Ok(grandchild.await.map_err(|e| e.to_string())? + 1)
+        });
+        let remote = spawner.clone();
+        let from_task = rt.spawn(async move { remote.spawn(async { Ok(10) }).await });
+        let body = async move { (parent.await, from_task.await) };
+        let outcome = group.run(body).await.unwrap();
+        assert_eq!(outcome.value, (Ok(3), Ok(10)));
+        let late = spawner.spawn(async { Ok(1) });
+        assert_eq!(late.await, Err(TaskError::Cancelled), "a group that ended takes no children");
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_running_group_at_any_poll_cancels_body_and_children() {
+        for polls in 0..4 {
+            let clock = VirtualClock::new();
+            let drops = Drops::default();
+            let group = TaskGroup::new().with_clock(clock.clone()).timeout(ms(1000));
+            let spawner = group.spawner();
+            let handles: Vec<_> =
+                (0..5).map(|i| spawner.spawn(group_child(&clock, i * 10, Ok(i), &drops))).collect();
+            let body_guard = drops.guard();
+            let body_clock = clock.clone();
+            let mut running = Box::pin(group.run(async move {
+                let _guard = body_guard;
+                body_clock.sleep(ms(25)).await;
+            }));
+            for _ in 0..polls {
+                assert!(poll_once(&mut running).is_pending());
+                clock.advance(ms(10));
+            }
+            drop(running);
+            assert_eq!(
+                drops.count(),
+                6,
+                "after {polls} polls the body and all children are dropped"
+            );
+            assert_eq!(clock.pending_sleepers(), 0);
+            let settled = gather_settled(handles).await;
+            assert!(settled.iter().all(|r| matches!(r, Ok(_) | Err(TaskError::Cancelled))));
+            assert_eq!(spawner.active(), 0);
+        }
+    }
+);
+
+#[test]
+fn run_returns_results_in_argument_order() {
+    let futures = (0..5u64).map(|i| async move {
+        for _ in 0..(5 - i) {
+            yield_now().await;
+        }
+        Ok::<_, String>(i)
+    });
+    assert_eq!(run(futures), Ok(vec![0, 1, 2, 3, 4]));
+    assert_eq!(run_settled([1, 2].map(|n| async move { n })), Ok(vec![1, 2]));
+}
+
+#[test]
+fn run_cancels_the_rest_on_an_unlisted_error_and_keeps_listed_errors_as_values() {
+    let drops = Drops::default();
+    let make = |fail: &'static str| {
+        let guards = [drops.guard(), drops.guard()];
+        let [first, second] = guards;
+        vec![
+            Box::pin(async move {
+                let _guard = first;
+                yield_now().await;
+                Ok::<u8, &str>(1)
+            }) as BoxFuture<'static, Result<u8, &str>>,
+            Box::pin(async move {
+                let _guard = second;
+                Err(fail)
+            }),
+        ]
+    };
+    let pending = drops.guard();
+    let mut futures = make("fatal");
+    futures.push(Box::pin(async move {
+        let _guard = pending;
+        future::pending().await
+    }));
+    assert_eq!(run_partial(futures, |e: &&str| *e == "listed"), Err(RunError::Failed("fatal")));
+    assert_eq!(drops.count(), 3, "the unlisted error cancelled the others");
+    assert_eq!(
+        run_partial(make("listed"), |e: &&str| *e == "listed"),
+        Ok(vec![Ok(1), Err("listed")])
+    );
+}
+
+#[test]
+fn block_on_inside_block_on_is_a_typed_error_not_a_deadlock() {
+    let nested = block_on(async { block_on(async { 1 }) });
+    assert_eq!(nested, Ok(Err(BlockOnError::Reentrant)));
+    let nested_run = block_on(async { run([future::ready(Ok::<u8, ()>(1))]) });
+    assert_eq!(nested_run, Ok(Err(RunError::Bridge(BlockOnError::Reentrant))));
+    let inside_futures_executor =
+        futures::executor::block_on(async { SyncScope::<()>::new().finish().map(|_| ()) });
+    assert_eq!(inside_futures_executor, Err(SyncScopeError::Bridge(BlockOnError::Reentrant)));
+    assert_eq!(block_on(async { 2 }), Ok(2), "the bridge is usable again afterwards");
+}
+
+#[test]
+fn a_sync_scope_runs_its_children_and_their_results_are_read_after_it_ends() {
+    let words = vec!["alpha".to_owned(), "beta".to_owned()];
+    let scope = SyncScope::<String>::new();
+    let mut handles: Vec<_> = words
+        .iter()
+        .map(|word| {
+            scope.spawn(async move {
+                yield_now().await;
+                Ok(word.len())
+            })
+        })
+        .collect();
+    assert!(handles.iter().all(|handle| !handle.is_finished()));
+    let outcome = scope.finish().unwrap();
+    assert!(outcome.unhandled.is_empty());
+    let lengths: Vec<_> = handles.iter_mut().map(|handle| handle.try_take()).collect();
+    assert_eq!(lengths, [Some(Ok(5)), Some(Ok(4))]);
+
+    let failing = SyncScope::new();
+    let mut ok = failing.spawn(async { Ok(1) });
+    let mut broken = failing.spawn(async {
+        yield_now().await;
+        Err::<u8, _>("broken")
+    });
+    assert_eq!(
+        failing.finish().map(|_| ()),
+        Err(SyncScopeError::Group(GroupError::Failed { error: "broken", cancelled: 0 }))
+    );
+    assert_eq!((ok.try_take(), broken.try_take()), (Some(Ok(1)), Some(Err(TaskError::Escalated))));
 }
