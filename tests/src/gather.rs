@@ -697,7 +697,7 @@ fn block_on_inside_block_on_is_a_typed_error_not_a_deadlock() {
 
 #[test]
 fn a_sync_scope_runs_its_children_and_their_results_are_read_after_it_ends() {
-    let words = vec!["alpha".to_owned(), "beta".to_owned()];
+    let words = ["alpha".to_owned(), "beta".to_owned()];
     let scope = SyncScope::<String>::new();
     let mut handles: Vec<_> = words
         .iter()

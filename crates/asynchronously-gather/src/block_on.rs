@@ -2,8 +2,6 @@
 
 use std::future::Future;
 
-use futures::TryFuture;
-
 use crate::{BlockOnError, RunError, gather, gather_partial, gather_settled};
 
 /// Runs `future` to completion on the current thread, parking it between wake-ups.
@@ -51,12 +49,10 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, BlockOnError> {
 /// let values = run([1, 2].map(|n| async move { Ok::<_, ()>(n) }));
 /// assert_eq!(values, Ok(vec![1, 2]));
 /// ```
-pub fn run<I>(
-    futures: I,
-) -> Result<Vec<<I::Item as TryFuture>::Ok>, RunError<<I::Item as TryFuture>::Error>>
+pub fn run<I, T, E>(futures: I) -> Result<Vec<T>, RunError<E>>
 where
     I: IntoIterator,
-    I::Item: TryFuture,
+    I::Item: Future<Output = Result<T, E>>,
 {
     block_on(gather(futures))?.map_err(RunError::Failed)
 }
@@ -106,18 +102,11 @@ where
 /// let outputs = run_partial([ready(Err("busy")), ready(Ok(2))], |e: &&str| *e == "busy");
 /// assert_eq!(outputs, Ok(vec![Err("busy"), Ok(2)]));
 /// ```
-#[expect(clippy::type_complexity, reason = "the types spell out the per-slot results")]
-pub fn run_partial<I, P>(
-    futures: I,
-    accept: P,
-) -> Result<
-    Vec<Result<<I::Item as TryFuture>::Ok, <I::Item as TryFuture>::Error>>,
-    RunError<<I::Item as TryFuture>::Error>,
->
+pub fn run_partial<I, T, E, P>(futures: I, accept: P) -> Result<Vec<Result<T, E>>, RunError<E>>
 where
     I: IntoIterator,
-    I::Item: TryFuture,
-    P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
+    I::Item: Future<Output = Result<T, E>>,
+    P: FnMut(&E) -> bool,
 {
     block_on(gather_partial(futures, accept))?.map_err(RunError::Failed)
 }
