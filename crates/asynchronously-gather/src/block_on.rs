@@ -34,7 +34,7 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, BlockOnError> {
 }
 
 /// Runs the futures concurrently from synchronous code: values in input order, or the first
-/// error after every other future was dropped (a blocking [`gather`]).
+/// error after every other future was dropped (a blocking [`gather()`]).
 ///
 /// # Errors
 ///

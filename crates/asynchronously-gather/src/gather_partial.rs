@@ -14,7 +14,7 @@ use crate::limit::Limit;
 ///
 /// This is miniasync's `return_exceptions`: `accept(&error)` returning `true` keeps the
 /// error as that future's slot (`Err(error)` in the output) while the others continue;
-/// `false` makes it fatal, exactly as in [`gather`](crate::gather).
+/// `false` makes it fatal, exactly as in [`gather`](crate::gather()).
 ///
 /// # Cancel safety
 ///

@@ -9,7 +9,7 @@ use futures::TryFuture;
 /// A concurrency limit for the gathers: at most this many children run at once, and the
 /// next one (in input order) starts as soon as one finishes.
 ///
-/// The semantics are those of the unlimited functions ([`gather`](crate::gather), …); only
+/// The semantics are those of the unlimited functions ([`gather`](crate::gather()), …); only
 /// the number of children alive at once changes.
 ///
 /// # Examples
@@ -78,7 +78,7 @@ impl Limit {
         self.0
     }
 
-    /// [`gather`](crate::gather) with this limit.
+    /// [`gather`](crate::gather()) with this limit.
     ///
     /// # Examples
     ///
