@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -15,8 +16,8 @@ use asynchronously::gather::{
     gather_keyed, gather_partial, gather_settled, race, race_ok, run, run_partial, run_settled,
 };
 use asynchronously::time::{Clock, VirtualClock};
-use futures::StreamExt;
 use futures::future::{self, BoxFuture};
+use futures::{FutureExt, StreamExt};
 use proptest::prelude::*;
 
 use crate::runtime::yield_now;
@@ -726,3 +727,103 @@ fn a_sync_scope_runs_its_children_and_their_results_are_read_after_it_ends() {
     );
     assert_eq!((ok.try_take(), broken.try_take()), (Some(Ok(1)), Some(Err(TaskError::Escalated))));
 }
+
+runtime_test!(
+    async fn a_panicking_child_is_contained_when_the_group_keeps_going() {
+        let group = TaskGroup::<String>::new().error_mode(ErrorMode::KeepGoing);
+        let spawner = group.spawner();
+        let panicking = spawner.spawn(async {
+            yield_now().await;
+            if true {
+                panic!("boom");
+            }
+            Ok(0)
+        });
+        let sibling = spawner.spawn(async {
+            yield_now().await;
+            yield_now().await;
+            Ok(1)
+        });
+        let outcome = group.run(async {}).await.unwrap();
+        assert_eq!(outcome.panicked, ["boom".to_owned()]);
+        assert_eq!(panicking.await, Err(TaskError::Panicked("boom".to_owned())));
+        assert_eq!(sibling.await, Ok(1), "the sibling ran to completion");
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_child_drops_its_siblings_before_the_panic_resumes() {
+        let drops = Drops::default();
+        let group = TaskGroup::<String>::new();
+        let spawner = group.spawner();
+        let guard = drops.guard();
+        let sibling = spawner.spawn(async move {
+            let _guard = guard;
+            future::pending::<Result<(), String>>().await
+        });
+        drop(spawner.spawn(async {
+            yield_now().await;
+            if true {
+                panic!("boom");
+            }
+            Ok(())
+        }));
+        let outcome = AssertUnwindSafe(group.run(async {})).catch_unwind().await;
+        let payload = outcome.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+        assert_eq!(drops.count(), 1, "the sibling was dropped");
+        assert_eq!(sibling.await, Err(TaskError::Cancelled));
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_predicate_reaches_the_caller_and_the_children_are_dropped() {
+        let drops = Drops::default();
+        let clock = VirtualClock::new();
+        let children = vec![
+            child(&clock, 0, Err("odd".to_owned()), &drops),
+            child(&clock, 100, Ok(1), &drops),
+        ];
+        let mut partial =
+            gather_partial(children, |_: &String| -> bool { panic!("predicate bug") });
+        let outcome =
+            std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut partial))).unwrap_err();
+        assert_eq!(outcome.downcast_ref::<&str>(), Some(&"predicate bug"));
+        drop(partial);
+        assert_eq!(drops.count(), 2);
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+/// A child that counts its polls and finishes after `delay`.
+fn counted_child(clock: &VirtualClock, delay: u64, polls: &Arc<AtomicUsize>) -> Child {
+    let (clock, polls) = (clock.clone(), polls.clone());
+    let mut sleep = clock.sleep(ms(delay));
+    Box::pin(future::poll_fn(move |cx| {
+        polls.fetch_add(1, SeqCst);
+        Pin::new(&mut sleep).poll(cx).map(|()| Ok(delay))
+    }))
+}
+
+runtime_test!(
+    async fn children_finishing_one_by_one_are_not_polled_quadratically() {
+        const N: u64 = 1000;
+        let clock = VirtualClock::new();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let children = (1..=N).map(|i| counted_child(&clock, i, &polls));
+        let (values, ()) = future::join(gather(children), clock.run_for(ms(N))).await;
+        assert_eq!(values.map(|v| v.len()), Ok(N as usize));
+        // Polling every child on each wake-up would take about N²/2 = 500,000 polls; a wake-up
+        // costs one chunk of 30 here.
+        let total = polls.load(SeqCst);
+        assert!(total <= 32 * N as usize, "{total} polls for {N} children");
+
+        polls.store(0, SeqCst);
+        let children = (1..=N).map(|i| counted_child(&clock, i, &polls));
+        let limit = Limit::new(N as usize).unwrap();
+        let (values, ()) = future::join(limit.gather(children), clock.run_for(ms(N))).await;
+        assert_eq!(values.map(|v| v.len()), Ok(N as usize));
+        let total = polls.load(SeqCst);
+        assert!(total <= 4 * N as usize, "{total} polls for {N} children, one waker each");
+    }
+);

@@ -87,6 +87,10 @@ pub enum TaskError<E> {
     /// The child failed with this error.
     #[error("the task failed")]
     Failed(#[source] E),
+    /// The child panicked in a group with [`ErrorMode::KeepGoing`](crate::ErrorMode::KeepGoing),
+    /// which contained the panic; this is its message.
+    #[error("the task panicked: {0}")]
+    Panicked(String),
     /// The child was dropped before it finished (group error, timeout or exit with
     /// [`ExitMode::Cancel`](crate::ExitMode::Cancel)).
     #[error("the task was cancelled before it finished")]

@@ -1,9 +1,12 @@
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use futures::FutureExt;
 use futures::task::AtomicWaker;
 
 use crate::task_handle::{FailureSlot, Slot, TaskHandle};
@@ -42,6 +45,7 @@ pub(crate) type BoxedChild<'a, E> = Pin<Box<dyn Future<Output = Exit<'a, E>> + S
 pub(crate) enum Exit<'a, E> {
     Succeeded,
     Failed(E, Arc<dyn FailureSlot<E> + 'a>),
+    Panicked(Box<dyn Any + Send>, Arc<dyn FailureSlot<E> + 'a>),
 }
 
 /// What the spawners share with the group.
@@ -108,17 +112,16 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
         self.shared.active.fetch_add(1, Ordering::Relaxed);
         let child: BoxedChild<'a, E> = Box::pin(async move {
             let mut guard = guard;
-            let output = future.await;
+            // The group decides what a panic means (contained or resumed), so catch it here.
+            let output = AssertUnwindSafe(future).catch_unwind().await;
             guard.ended = true;
             match output {
-                Ok(value) => {
+                Ok(Ok(value)) => {
                     guard.slot.succeed(value);
                     Exit::Succeeded
                 }
-                Err(error) => {
-                    let slot: Arc<dyn FailureSlot<E> + 'a> = guard.slot.clone();
-                    Exit::Failed(error, slot)
-                }
+                Ok(Err(error)) => Exit::Failed(error, guard.slot.clone()),
+                Err(payload) => Exit::Panicked(payload, guard.slot.clone()),
             }
         });
         let rejected = {

@@ -119,7 +119,10 @@ impl<'a, E: Send + 'a> SyncScope<'a, E> {
     ///
     /// # Panics
     ///
-    /// A panic of a child propagates to the caller.
+    /// Under the default [`ErrorMode::CancelOthers`](crate::ErrorMode::CancelOthers), a
+    /// child's panic drops the other children and then resumes in the caller; under
+    /// [`ErrorMode::KeepGoing`](crate::ErrorMode::KeepGoing) it is contained (see
+    /// [`TaskGroup`]).
     ///
     /// # Examples
     ///

@@ -1,3 +1,4 @@
+use std::any::Any;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -25,7 +26,9 @@ use crate::task_handle::FailureSlot;
 /// - [`ErrorMode::KeepGoing`] (aiotools `TaskScope`/`Supervisor`): a failure goes to the
 ///   child's handle; if the handle was dropped, or nobody read the failure by the time the
 ///   group exits, it goes to the [`on_error`](TaskGroup::on_error) handler or, without one,
-///   into [`GroupOutcome::unhandled`].
+///   into [`GroupOutcome::unhandled`]. A panicking child is contained: its handle yields
+///   [`TaskError::Panicked`](crate::TaskError::Panicked) and the message is listed in
+///   [`GroupOutcome::panicked`].
 /// - [`ExitMode::Wait`] (default): once the body finished, wait for every child.
 ///   [`ExitMode::Cancel`]: drop the unfinished children when the body finishes.
 /// - [`timeout`](TaskGroup::timeout), measured on the group's [`Clock`]: on expiry the body
@@ -119,6 +122,9 @@ pub struct GroupOutcome<T, E> {
     /// Failures nobody consumed (no handle read them and there is no handler), in the order
     /// they were reported.
     pub unhandled: Vec<E>,
+    /// Messages of the children that panicked under [`ErrorMode::KeepGoing`], which contains
+    /// panics (their handles yield [`TaskError::Panicked`](crate::TaskError::Panicked)).
+    pub panicked: Vec<String>,
     /// Children dropped unfinished at exit ([`ExitMode::Cancel`]).
     pub cancelled: usize,
 }
@@ -261,6 +267,7 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
             started: false,
             unread: Vec::new(),
             unhandled: Vec::new(),
+            panicked: Vec::new(),
             cancelled: 0,
             group: self,
         }
@@ -303,8 +310,9 @@ impl<E, C: Clock> fmt::Debug for TaskGroup<'_, E, C> {
 ///
 /// # Panics
 ///
-/// A panic of the body, a child or the error handler propagates to the caller; every child
-/// is dropped with the future.
+/// A panic of the body or the error handler propagates to the caller. A child's panic is
+/// contained under [`ErrorMode::KeepGoing`]; under [`ErrorMode::CancelOthers`] it drops the
+/// body and every other child first, then resumes in the caller.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[pin_project(PinnedDrop)]
 pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
@@ -317,8 +325,20 @@ pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
     /// Failures delivered to live handles, reported at exit if still unread.
     unread: Vec<Arc<dyn FailureSlot<E> + 'a>>,
     unhandled: Vec<E>,
+    panicked: Vec<String>,
     cancelled: usize,
     group: TaskGroup<'a, E, C>,
+}
+
+/// The message of a panic payload, as `std` prints it.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
 }
 
 impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
@@ -362,7 +382,28 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
             }
             let mut pass = this.children.begin(cx);
             while let Poll::Ready(Some((_, exit))) = this.children.poll_next(&mut pass) {
-                let Exit::Failed(error, slot) = exit else { continue };
+                let (error, slot) = match exit {
+                    Exit::Succeeded => continue,
+                    Exit::Failed(error, slot) => (error, slot),
+                    Exit::Panicked(payload, slot) => match group.error_mode {
+                        ErrorMode::CancelOthers => {
+                            // Siblings go first, then the panic resumes in our caller.
+                            slot.escalate();
+                            this.body.set(None);
+                            group.shared.0.close();
+                            this.children.clear();
+                            std::panic::resume_unwind(payload);
+                        }
+                        ErrorMode::KeepGoing => {
+                            let message = panic_message(payload.as_ref());
+                            if slot.handle_alive() {
+                                slot.deliver_panic(message.clone());
+                            }
+                            this.panicked.push(message);
+                            continue;
+                        }
+                    },
+                };
                 match group.error_mode {
                     ErrorMode::CancelOthers => {
                         slot.escalate();
@@ -406,6 +447,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
             Some(value) => Poll::Ready(Ok(GroupOutcome {
                 value,
                 unhandled: std::mem::take(this.unhandled),
+                panicked: std::mem::take(this.panicked),
                 cancelled: *this.cancelled,
             })),
             None => Poll::Pending,

@@ -48,6 +48,7 @@ pub(crate) struct Slot<T, E> {
 enum State<T, E> {
     Running { waker: Option<Waker>, handle_alive: bool },
     Finished(Result<T, E>),
+    Panicked(String),
     Cancelled,
     Escalated,
     Taken,
@@ -59,6 +60,8 @@ pub(crate) trait FailureSlot<E>: Send + Sync {
     fn handle_alive(&self) -> bool;
     /// Hands the failure to the handle.
     fn deliver(&self, error: E);
+    /// Tells the handle the child panicked.
+    fn deliver_panic(&self, message: String);
     /// The failure, if the handle has not read it; the handle then sees `Escalated`.
     fn take_unread(&self) -> Option<E>;
     /// The handle sees `Escalated` (its failure went to the group).
@@ -94,6 +97,7 @@ impl<T, E> TaskHandle<T, E> {
                 return None;
             }
             State::Finished(result) => result.map_err(TaskError::Failed),
+            State::Panicked(message) => Err(TaskError::Panicked(message)),
             State::Cancelled => Err(TaskError::Cancelled),
             State::Escalated => Err(TaskError::Escalated),
             State::Taken => panic!("the task's result was already taken from its handle"),
@@ -167,6 +171,10 @@ impl<T: Send, E: Send> FailureSlot<E> for Slot<T, E> {
         self.end(State::Finished(Err(error)));
     }
 
+    fn deliver_panic(&self, message: String) {
+        self.end(State::Panicked(message));
+    }
+
     fn take_unread(&self) -> Option<E> {
         let mut state = self.lock();
         match std::mem::replace(&mut *state, State::Escalated) {
@@ -224,6 +232,7 @@ impl<T, E> fmt::Debug for TaskHandle<T, E> {
             State::Running { .. } => "running",
             State::Finished(Ok(_)) => "succeeded",
             State::Finished(Err(_)) => "failed",
+            State::Panicked(_) => "panicked",
             State::Cancelled => "cancelled",
             State::Escalated => "escalated",
             State::Taken => "taken",
