@@ -827,3 +827,59 @@ runtime_test!(
         assert!(total <= 4 * N as usize, "{total} polls for {N} children, one waker each");
     }
 );
+
+runtime_test!(
+    async fn dropping_any_join_race_or_stream_at_any_poll_drops_every_child() {
+        for polls in 0..4 {
+            let clock = VirtualClock::new();
+            let drops = Drops::default();
+            let children = || (0..8u64).map(|i| child(&clock, 10 + i * 10, Ok(i), &drops));
+            let limit = Limit::new(3).unwrap();
+            let mut joins: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = vec![
+                Box::pin(gather_keyed(children().enumerate()).map(drop)),
+                Box::pin(gather_settled(children()).map(drop)),
+                Box::pin(gather_partial(children(), |_: &String| true).map(drop)),
+                Box::pin(race_ok(children()).map(drop)),
+                Box::pin(as_completed(children()).for_each(|_| async {})),
+                Box::pin(limit.gather(children()).map(drop)),
+                Box::pin(limit.gather_settled(children()).map(drop)),
+            ];
+            for _ in 0..polls {
+                for join in &mut joins {
+                    assert!(poll_once(join).is_pending());
+                }
+                // The first child finishes at 10 ms: stay before it, so nothing completes.
+                clock.advance(ms(3));
+            }
+            drop(joins);
+            assert_eq!(drops.count(), 7 * 8, "after {polls} polls every child is dropped");
+            assert_eq!(clock.pending_sleepers(), 0);
+        }
+    }
+);
+
+runtime_test!(
+    async fn a_task_handle_keeps_its_result_when_an_await_on_it_is_dropped() {
+        let group = TaskGroup::<String>::new().timeout(Duration::MAX);
+        let mut handle = group.spawner().spawn(async {
+            yield_now().await;
+            Ok(5)
+        });
+        assert!(poll_once(&mut &mut handle).is_pending(), "the child has not run yet");
+        let outcome = group.run(async {}).await.unwrap();
+        assert_eq!(outcome.cancelled, 0, "a timeout of Duration::MAX never fires");
+        assert!(handle.is_finished());
+        assert_eq!(handle.await, Ok(5));
+    }
+);
+
+runtime_test!(
+    async fn a_group_that_is_dropped_unrun_cancels_its_queued_children() {
+        let group = TaskGroup::<String>::new();
+        let spawner = group.spawner();
+        let handle = spawner.spawn(async { Ok(1) });
+        drop(group);
+        assert_eq!(handle.await, Err(TaskError::Cancelled));
+        assert_eq!(spawner.active(), 0);
+    }
+);

@@ -97,7 +97,8 @@ pub enum ExitMode {
     /// Wait for every child (children may still be added).
     #[default]
     Wait,
-    /// Drop every unfinished child: for background loops that live as long as the body.
+    /// Drop every unfinished child, and refuse new ones: for background loops that live as
+    /// long as the body.
     Cancel,
 }
 
