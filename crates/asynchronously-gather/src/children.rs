@@ -106,6 +106,11 @@ impl<F: ?Sized + Future> Children<F> {
         }
     }
 
+    /// Makes room for `additional` more children.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+    }
+
     /// Reuses the slots of finished children, for sets that keep receiving children.
     pub(crate) fn reuse_slots(&mut self) {
         self.reuse = true;

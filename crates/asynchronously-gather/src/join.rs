@@ -43,7 +43,7 @@ impl<F: Future> Join<F> {
     pub(crate) fn begin(&mut self, cx: &Context<'_>) -> Pass {
         if self.next_key == 0 && self.total > 0 {
             let admit = self.limit.min(self.total);
-            self.children = Children::with_capacity(admit);
+            self.children.reserve(admit);
             if admit < self.total {
                 self.children.reuse_slots();
             }
