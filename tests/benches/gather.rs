@@ -12,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use asynchronously::gather::{gather, gather_keyed};
-use asynchronously_tests::bench::{CountingAllocator, allocations_per_op, note, report};
+use asynchronously_tests::bench::{CountingAllocator, allocations_per_op, compare, note, report};
 use futures::future::try_join_all;
 
 #[global_allocator]
@@ -109,6 +109,16 @@ fn main() {
         },
     );
 
+    // The small path is futures' own `try_join_all` behind one dispatch; an A/A run of the
+    // anchor against itself shows how much of the ready-10 ratio is noise.
+    let same = compare(
+        |n| timed(n, || drive(try_join_all(ready_futures(10)))),
+        |n| timed(n, || drive(try_join_all(ready_futures(10)))),
+    );
+    note(
+        "gather/ready-10",
+        &format!("a/a noise: try_join_all against itself ratio {:.2}", same.ratio()),
+    );
     let ours = allocations_per_op(100, || drop(black_box(drive(gather(ready_futures(10))))));
     let anchor =
         allocations_per_op(100, || drop(black_box(drive(try_join_all(ready_futures(10))))));

@@ -45,12 +45,17 @@ where
     I::Item: TryFuture,
 {
     let futures = futures.into_iter();
-    let kind = if fits_one_chunk(&futures) {
-        Kind::Single(try_join_all(futures))
-    } else {
-        Kind::Chunked(TryChunks::new(futures))
-    };
-    Gather { kind }
+    if !fits_one_chunk(&futures) {
+        return chunked(futures);
+    }
+    Gather { kind: Kind::Single(try_join_all(futures)) }
+}
+
+/// Kept out of line so the small path inlines like `try_join_all` itself.
+#[cold]
+#[inline(never)]
+fn chunked<F: TryFuture>(futures: impl Iterator<Item = F>) -> Gather<F> {
+    Gather { kind: Kind::Chunked(Box::new(TryChunks::new(futures))) }
 }
 
 pub(crate) fn gather_limited<I>(futures: I, limit: Limit) -> Gather<I::Item>
@@ -60,7 +65,7 @@ where
 {
     let mut join = Join::new(futures.into_iter().map(TryFutureExt::into_future));
     join.set_limit(limit.get());
-    Gather { kind: Kind::Limited { join, values: Vec::new() } }
+    Gather { kind: Kind::Limited(Box::new(Limited { join, values: Vec::new() })) }
 }
 
 /// Future returned by [`gather`] and [`Limit::gather`].
@@ -79,38 +84,60 @@ pub struct Gather<F: TryFuture> {
 enum Kind<F: TryFuture> {
     /// Up to 30 futures, inline in one pinned allocation, all polled on each wake-up.
     Single(#[pin] TryJoinAll<F>),
-    /// More: chunks of 30, polled when woken.
-    Chunked(TryChunks<F>),
+    /// More: chunks of 30, polled when woken. Boxed, like `Limited`, so that the common
+    /// small gather stays as small to move as `try_join_all`.
+    Chunked(Box<TryChunks<F>>),
     /// Under a concurrency limit: one child per future, admitted as places free up.
-    Limited { join: Join<IntoFuture<F>>, values: Vec<Option<F::Ok>> },
+    Limited(Box<Limited<F>>),
+}
+
+struct Limited<F: TryFuture> {
+    join: Join<IntoFuture<F>>,
+    values: Vec<Option<F::Ok>>,
 }
 
 impl<F: TryFuture> Future for Gather<F> {
     type Output = Result<Vec<F::Ok>, F::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The large engines stay out of line, so polling a small gather costs what polling
+        // `try_join_all` does.
         match self.project().kind.project() {
             KindProj::Single(join) => join.poll(cx),
-            KindProj::Chunked(chunks) => chunks.poll(cx),
-            KindProj::Limited { join, values } => {
-                if values.len() != join.total() {
-                    values.resize_with(join.total(), || None);
+            KindProj::Chunked(chunks) => poll_chunked(chunks, cx),
+            KindProj::Limited(limited) => limited.poll(cx),
+        }
+    }
+}
+
+#[inline(never)]
+fn poll_chunked<F: TryFuture>(
+    chunks: &mut TryChunks<F>,
+    cx: &Context<'_>,
+) -> Poll<Result<Vec<F::Ok>, F::Error>> {
+    chunks.poll(cx)
+}
+
+impl<F: TryFuture> Limited<F> {
+    #[inline(never)]
+    fn poll(&mut self, cx: &Context<'_>) -> Poll<Result<Vec<F::Ok>, F::Error>> {
+        let Self { join, values } = self;
+        if values.len() != join.total() {
+            values.resize_with(join.total(), || None);
+        }
+        let mut pass = join.begin(cx);
+        loop {
+            match join.poll_next(&mut pass) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some((index, Ok(value)))) => values[index] = Some(value),
+                Poll::Ready(Some((_, Err(error)))) => {
+                    join.clear();
+                    *values = Vec::new();
+                    return Poll::Ready(Err(error));
                 }
-                let mut pass = join.begin(cx);
-                loop {
-                    match join.poll_next(&mut pass) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Some((index, Ok(value)))) => values[index] = Some(value),
-                        Poll::Ready(Some((_, Err(error)))) => {
-                            join.clear();
-                            *values = Vec::new();
-                            return Poll::Ready(Err(error));
-                        }
-                        Poll::Ready(None) => {
-                            let values = std::mem::take(values);
-                            return Poll::Ready(Ok(values.into_iter().flatten().collect()));
-                        }
-                    }
+                Poll::Ready(None) => {
+                    let values = std::mem::take(values);
+                    return Poll::Ready(Ok(values.into_iter().flatten().collect()));
                 }
             }
         }
@@ -123,7 +150,7 @@ impl<F: TryFuture> fmt::Debug for Gather<F> {
         match &self.kind {
             Kind::Single(_) => debug.field("engine", &"single chunk"),
             Kind::Chunked(chunks) => debug.field("engine", chunks),
-            Kind::Limited { join, .. } => debug.field("engine", join),
+            Kind::Limited(limited) => debug.field("engine", &limited.join),
         };
         debug.finish_non_exhaustive()
     }
