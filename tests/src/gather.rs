@@ -883,3 +883,34 @@ runtime_test!(
         assert_eq!(spawner.active(), 0);
     }
 );
+
+runtime_test!(
+    async fn keyed_gather_with_a_repeated_key_keeps_the_last_value_like_from_iter() {
+        let pairs = [("a", 1), ("b", 2), ("a", 3)].map(|(k, v)| (k, future::ready(Ok::<_, ()>(v))));
+        assert_eq!(gather_keyed(pairs).await, Ok(HashMap::from([("a", 3), ("b", 2)])));
+    }
+);
+
+/// A key whose `Hash` panics, to check the panic reaches the caller only.
+#[derive(PartialEq, Eq)]
+struct PanickyKey;
+
+impl std::hash::Hash for PanickyKey {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {
+        panic!("hash bug");
+    }
+}
+
+runtime_test!(
+    async fn a_key_whose_hash_panics_fails_only_the_caller() {
+        let drops = Drops::default();
+        let guard = drops.guard();
+        let keyed = gather_keyed([(PanickyKey, async move {
+            let _guard = guard;
+            Ok::<_, ()>(1)
+        })]);
+        let outcome = AssertUnwindSafe(keyed).catch_unwind().await;
+        assert!(outcome.is_err(), "the panic reached the caller");
+        assert_eq!(drops.count(), 1, "the child was released");
+    }
+);

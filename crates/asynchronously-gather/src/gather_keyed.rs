@@ -16,7 +16,9 @@ use crate::limit::Limit;
 /// error with its key, after every other future was dropped.
 ///
 /// Takes `(key, future)` pairs: a `Vec`, an iterator or a map of futures. Fail-fast like
-/// [`gather`]: the first error cancels every other key before it is returned.
+/// [`gather`]: the first error cancels every other key before it is returned. If pairs repeat
+/// a key, every future still runs and the map keeps the value of the last one in input order,
+/// as `HashMap::from_iter` does; pass a map to rule duplicates out.
 ///
 /// # Cancel safety
 ///
