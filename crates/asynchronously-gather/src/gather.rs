@@ -15,10 +15,10 @@ use crate::limit::Limit;
 /// error, after every other future was dropped.
 ///
 /// This is the strict gather: the first child to fail cancels (drops) all its siblings
-/// *before* its error is returned, unchanged. Only woken children are polled, so the error
-/// of the 1000th future returns as promptly as that of the first, unlike
-/// `futures::future::try_join_all` above 30 futures. To run only a few at a time, use
-/// [`Limit::gather`].
+/// *before* its error is returned, unchanged. A wake-up polls only the woken child's chunk
+/// of at most 30 futures, so the error of the 1000th future returns as promptly as that of
+/// the first, unlike `futures::future::try_join_all` above 30 futures (which also polls all
+/// N futures on every wake-up). To run only a few at a time, use [`Limit::gather`].
 ///
 /// # Cancel safety
 ///
