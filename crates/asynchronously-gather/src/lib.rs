@@ -1,7 +1,108 @@
 //! Gather many futures safely: strict, keyed, settled and racing joins, task groups and a sync bridge.
 //!
-//! Work in progress: see `docs/guide/gather.md`.
+//! [`gather()`] runs futures concurrently and returns their values in input order; the first
+//! error drops every sibling *before* it is returned, unchanged, and it comes back as
+//! promptly from the 1000th future as from the first. The other joins, [`TaskGroup`] and the
+//! sync bridge share that engine and that rule: whatever is cancelled is dropped before the
+//! caller hears about it.
+//!
+//! # Examples
+//!
+//! ```
+//! # futures::executor::block_on(async {
+//! use asynchronously_gather::{gather, gather_keyed, race};
+//!
+//! let sizes = gather(["a", "bb", "ccc"].map(|s| async move { Ok::<_, String>(s.len()) })).await?;
+//! assert_eq!(sizes, [1, 2, 3]);
+//!
+//! let by_name = gather_keyed([("x", 1), ("y", 2)].map(|(k, v)| (k, async move { Ok::<_, String>(v) })));
+//! assert_eq!(by_name.await.map_err(|failed| failed.error)?["y"], 2);
+//!
+//! let first = race([10, 20].map(|n| async move { Ok::<_, String>(n) })).await;
+//! assert_eq!(first, Ok(10));
+//! # Ok::<(), String>(())
+//! # }).unwrap();
+//! ```
+//!
+//! # Concepts
+//!
+//! **Joins.** [`gather()`] (strict, fail-fast), [`gather_keyed`] (a map in, a map out, the
+//! failing key in [`KeyedError`]), [`gather_settled`] (every output, nothing cancelled),
+//! [`gather_partial`] (a predicate turns chosen errors into per-slot values; any other error
+//! is fatal) and the [`gather!`] macro for futures of different types. [`Limit`] runs the
+//! same joins with at most N children at a time.
+//!
+//! **Races.** [`race`] returns the first future to finish, value or error; [`race_ok`] keeps
+//! going past errors until a success and returns the errors seen before it. Racing nothing is
+//! [`RaceError::Empty`], not a hang. [`as_completed`] is a stream of outputs in completion
+//! order; dropping it cancels the rest.
+//!
+//! **Task groups.** [`TaskGroup::run`] drives a body and children added through a
+//! [`Spawner`] as one future (nothing is spawned on a runtime). [`ErrorMode`] chooses between
+//! cancelling the others on a failure and keeping going; [`ExitMode`] between waiting for
+//! the children and cancelling them when the body ends; a timeout runs on any
+//! [`Clock`](asynchronously_time::Clock). Each child's [`TaskHandle`] yields its result;
+//! failures nobody consumed are reported at exit. Finished children are dropped at once.
+//!
+//! **Sync bridge.** [`block_on`], [`run`], [`run_settled`], [`run_partial`] and [`SyncScope`]
+//! run futures from synchronous code; a nested call is [`BlockOnError::Reentrant`], not a
+//! deadlock.
+//!
+//! **Engine.** Children are polled only when woken: each wake-up costs the woken child, not a
+//! poll of all N (which makes `futures::future::try_join_all` quadratic above 30 futures).
+//! The crate forbids `unsafe`, so futures are kept inline in chunks of 30 by futures' own
+//! small join, and the chunks are what the engine wakes.
+//!
+//! # When not to use this crate
+//!
+//! If the children should run in parallel on several threads, spawn them on your runtime
+//! (tokio's `JoinSet`, smol's `Executor`) instead: everything here runs inside the one task
+//! that polls it. For two or three futures without errors, `futures::join!` is enough.
+//!
+//! # Cancel safety
+//!
+//! Dropping any future or stream of this crate drops every child it still holds; task
+//! handles of dropped children yield [`TaskError::Cancelled`]. Values of children that had
+//! finished are lost with the join, but stay in their handles for a task group.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
+
+mod as_completed;
+mod block_on;
+mod children;
+mod chunked;
+mod error;
+mod gather;
+mod gather_keyed;
+mod gather_macro;
+mod gather_partial;
+mod gather_settled;
+mod join;
+mod limit;
+mod race;
+mod spawner;
+mod sync_scope;
+mod task_group;
+mod task_handle;
+
+pub use crate::as_completed::{AsCompleted, as_completed};
+pub use crate::block_on::{block_on, run, run_partial, run_settled};
+pub use crate::error::{BlockOnError, GroupError, KeyedError, RaceError, RunError, TaskError};
+pub use crate::gather::{Gather, gather};
+pub use crate::gather_keyed::{GatherKeyed, gather_keyed};
+pub use crate::gather_partial::{GatherPartial, gather_partial};
+pub use crate::gather_settled::{GatherSettled, gather_settled};
+pub use crate::limit::{Limit, LimitError};
+pub use crate::race::{Race, RaceOk, race, race_ok};
+pub use crate::spawner::Spawner;
+pub use crate::sync_scope::{SyncScope, SyncScopeError};
+pub use crate::task_group::{ErrorMode, ExitMode, GroupOutcome, Run, TaskGroup};
+pub use crate::task_handle::TaskHandle;
+
+/// Paths used by [`gather!`]; not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use futures;
+}

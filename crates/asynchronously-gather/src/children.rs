@@ -1,0 +1,225 @@
+//! The engine every gather, race and group is built on: a set of boxed child futures of
+//! which only the ones that were woken get polled.
+//!
+//! A child's first polls use one waker shared by all children; waking it asks for a sweep
+//! (poll every child once). A child still pending after those polls gets a waker of its own,
+//! which queues just that child. Ready and once-yielding children so cost no allocation
+//! beyond their box, and a child finishing late costs O(1), not a poll of all N siblings.
+
+use std::future::Future;
+use std::ops::Range;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures::task::AtomicWaker;
+
+/// How many polls of a child use the shared sweep waker before it gets its own waker.
+const SWEEP_POLLS: u8 = 2;
+
+/// A set of child futures, each tagged with a caller-chosen key, polled only when woken.
+pub(crate) struct Children<F: ?Sized + Future> {
+    slots: Vec<Option<Child<F>>>,
+    /// Free slots, reused by `push` so a long-lived set does not grow (when `reuse`).
+    free: Vec<usize>,
+    reuse: bool,
+    len: usize,
+    shared: Arc<Shared>,
+    sweep_waker: Waker,
+    /// Slots to poll in this pass before `batch`: the first pass or a sweep.
+    sweep: Range<usize>,
+    /// Slots to poll in this pass: new children and children woken by their own waker.
+    batch: Vec<usize>,
+    cursor: usize,
+}
+
+struct Child<F: ?Sized> {
+    key: usize,
+    polls: u8,
+    waker: Option<(Arc<ChildWaker>, Waker)>,
+    future: Pin<Box<F>>,
+}
+
+/// State shared with the wakers.
+struct Shared {
+    parent: AtomicWaker,
+    sweep: AtomicBool,
+    woken: Mutex<Vec<usize>>,
+}
+
+impl Wake for Shared {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.sweep.store(true, Ordering::Release);
+        self.parent.wake();
+    }
+}
+
+/// The waker of one child: queues its slot once until the slot is polled again.
+struct ChildWaker {
+    slot: usize,
+    queued: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for ChildWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.queued.swap(true, Ordering::AcqRel) {
+            self.shared.woken.lock().unwrap_or_else(PoisonError::into_inner).push(self.slot);
+            self.shared.parent.wake();
+        }
+    }
+}
+
+/// One poll of the owner: children are polled at most once per wake-up, so a child that
+/// wakes itself at once cannot starve the executor.
+pub(crate) struct Pass {
+    refilled: bool,
+}
+
+impl<F: ?Sized + Future> Children<F> {
+    /// An empty set with room for `capacity` children.
+    pub(crate) fn with_capacity(capacity: usize) -> Self {
+        let shared = Arc::new(Shared {
+            parent: AtomicWaker::new(),
+            sweep: AtomicBool::new(false),
+            woken: Mutex::new(Vec::new()),
+        });
+        Self {
+            slots: Vec::with_capacity(capacity),
+            free: Vec::new(),
+            reuse: false,
+            len: 0,
+            sweep_waker: Waker::from(Arc::clone(&shared)),
+            shared,
+            sweep: 0..0,
+            batch: Vec::new(),
+            cursor: 0,
+        }
+    }
+
+    /// Makes room for `additional` more children.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        self.slots.reserve(additional);
+    }
+
+    /// Reuses the slots of finished children, for sets that keep receiving children.
+    pub(crate) fn reuse_slots(&mut self) {
+        self.reuse = true;
+    }
+
+    /// Adds a child; it is first polled in the current pass, or else the next one.
+    pub(crate) fn push(&mut self, key: usize, future: Pin<Box<F>>) {
+        let child = Child { key, polls: 0, waker: None, future };
+        self.len += 1;
+        if let Some(slot) = self.free.pop() {
+            self.slots[slot] = Some(child);
+            self.batch.push(slot);
+        } else if self.sweep.end == self.slots.len() && self.cursor >= self.batch.len() {
+            // Bulk insertion before a pass: extend the first sweep instead of queueing.
+            self.slots.push(Some(child));
+            self.sweep.end = self.slots.len();
+        } else {
+            self.slots.push(Some(child));
+            self.batch.push(self.slots.len() - 1);
+        }
+    }
+
+    /// Children not finished yet.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Drops every child at once.
+    pub(crate) fn clear(&mut self) {
+        self.slots = Vec::new();
+        self.free = Vec::new();
+        self.batch = Vec::new();
+        self.sweep = 0..0;
+        self.cursor = 0;
+        self.len = 0;
+    }
+
+    /// Starts one poll of the owner: `cx`'s waker is woken when a child is.
+    pub(crate) fn begin(&self, cx: &Context<'_>) -> Pass {
+        self.shared.parent.register(cx.waker());
+        Pass { refilled: false }
+    }
+
+    /// The next child to finish in this pass, with its key and output; `Ready(None)` when
+    /// no child is left, `Pending` when every woken child was polled.
+    pub(crate) fn poll_next(&mut self, pass: &mut Pass) -> Poll<Option<(usize, F::Output)>> {
+        loop {
+            let slot = if let Some(slot) = self.sweep.next() {
+                slot
+            } else if let Some(&slot) = self.batch.get(self.cursor) {
+                self.cursor += 1;
+                slot
+            } else if self.len == 0 {
+                return Poll::Ready(None);
+            } else if pass.refilled {
+                return Poll::Pending;
+            } else {
+                pass.refilled = true;
+                self.refill();
+                continue;
+            };
+            if let Some(done) = self.poll_slot(slot) {
+                return Poll::Ready(Some(done));
+            }
+        }
+    }
+
+    fn refill(&mut self) {
+        self.batch.clear();
+        self.cursor = 0;
+        let mut woken = self.shared.woken.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.shared.sweep.swap(false, Ordering::Acquire) {
+            // The sweep polls every child, which also clears their `queued` flags.
+            woken.clear();
+            self.sweep = 0..self.slots.len();
+        } else {
+            std::mem::swap(&mut *woken, &mut self.batch);
+        }
+    }
+
+    fn poll_slot(&mut self, slot: usize) -> Option<(usize, F::Output)> {
+        let child = self.slots.get_mut(slot)?.as_mut()?;
+        let poll = if child.polls < SWEEP_POLLS {
+            child.polls += 1;
+            child.future.as_mut().poll(&mut Context::from_waker(&self.sweep_waker))
+        } else {
+            let (flag, waker) = child.waker.get_or_insert_with(|| {
+                let flag = Arc::new(ChildWaker {
+                    slot,
+                    queued: AtomicBool::new(false),
+                    shared: Arc::clone(&self.shared),
+                });
+                (Arc::clone(&flag), Waker::from(flag))
+            });
+            flag.queued.store(false, Ordering::Release);
+            child.future.as_mut().poll(&mut Context::from_waker(waker))
+        };
+        match poll {
+            Poll::Pending => None,
+            Poll::Ready(output) => {
+                let key = child.key;
+                // Release the finished child at once.
+                self.slots[slot] = None;
+                if self.reuse {
+                    self.free.push(slot);
+                }
+                self.len -= 1;
+                Some((key, output))
+            }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use futures::TryFuture;
+use futures::future::{IntoFuture, TryFutureExt};
+
+use crate::join::Join;
+use crate::limit::Limit;
+
+/// Runs every future concurrently; errors the predicate accepts become per-slot values,
+/// any other error cancels the rest and is returned.
+///
+/// This is miniasync's `return_exceptions`: `accept(&error)` returning `true` keeps the
+/// error as that future's slot (`Err(error)` in the output) while the others continue;
+/// `false` makes it fatal, exactly as in [`gather`](crate::gather()).
+///
+/// # Cancel safety
+///
+/// Dropping the future drops every unfinished child.
+///
+/// # Errors
+///
+/// The first error the predicate rejects, unchanged, after every other child was dropped.
+///
+/// # Panics
+///
+/// A panic of the predicate propagates to the caller; the children are dropped with the
+/// future.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use asynchronously_gather::gather_partial;
+///
+/// let outputs = gather_partial(
+///     [Ok(1), Err("timeout")].map(|result| async move { result }),
+///     |error: &&str| *error == "timeout",
+/// )
+/// .await?;
+/// assert_eq!(outputs, [Ok(1), Err("timeout")]);
+/// # Ok::<(), &str>(())
+/// # }).unwrap();
+/// ```
+pub fn gather_partial<I, P>(futures: I, accept: P) -> GatherPartial<I::Item, P>
+where
+    I: IntoIterator,
+    I::Item: TryFuture,
+    P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
+{
+    GatherPartial {
+        join: Join::new(futures.into_iter().map(TryFutureExt::into_future)),
+        outputs: Vec::new(),
+        accept,
+    }
+}
+
+pub(crate) fn gather_partial_limited<I, P>(
+    futures: I,
+    accept: P,
+    limit: Limit,
+) -> GatherPartial<I::Item, P>
+where
+    I: IntoIterator,
+    I::Item: TryFuture,
+    P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
+{
+    let mut gather = gather_partial(futures, accept);
+    gather.join.set_limit(limit.get());
+    gather
+}
+
+/// Future returned by [`gather_partial`] and [`Limit::gather_partial`].
+///
+/// # Cancel safety
+///
+/// Dropping it drops every unfinished child.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct GatherPartial<F: TryFuture, P> {
+    join: Join<IntoFuture<F>>,
+    outputs: Vec<Option<Result<F::Ok, F::Error>>>,
+    accept: P,
+}
+
+// Children are boxed and outputs are never pinned.
+impl<F: TryFuture, P> Unpin for GatherPartial<F, P> {}
+
+impl<F, P> Future for GatherPartial<F, P>
+where
+    F: TryFuture,
+    P: FnMut(&F::Error) -> bool,
+{
+    type Output = Result<Vec<Result<F::Ok, F::Error>>, F::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.outputs.len() != this.join.total() {
+            this.outputs.resize_with(this.join.total(), || None);
+        }
+        let mut pass = this.join.begin(cx);
+        loop {
+            match this.join.poll_next(&mut pass) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some((_, Err(error)))) if !(this.accept)(&error) => {
+                    this.join.clear();
+                    this.outputs = Vec::new();
+                    return Poll::Ready(Err(error));
+                }
+                Poll::Ready(Some((index, output))) => this.outputs[index] = Some(output),
+                Poll::Ready(None) => {
+                    let outputs = std::mem::take(&mut this.outputs);
+                    return Poll::Ready(Ok(outputs.into_iter().flatten().collect()));
+                }
+            }
+        }
+    }
+}
+
+impl<F: TryFuture, P> fmt::Debug for GatherPartial<F, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GatherPartial").field("join", &self.join).finish_non_exhaustive()
+    }
+}

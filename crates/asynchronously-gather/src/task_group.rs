@@ -1,0 +1,476 @@
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use asynchronously_time::{Clock, RealClock};
+use pin_project::{pin_project, pinned_drop};
+
+use crate::GroupError;
+use crate::children::Children;
+use crate::spawner::{Exit, Shared, Spawner};
+use crate::task_handle::FailureSlot;
+
+/// A group of child futures driven together as one future, with a body that adds children
+/// while it runs; nothing is spawned on a runtime.
+///
+/// [`run`](TaskGroup::run) polls the body and every child. Children are added through a
+/// [`Spawner`] (cloneable, `Send`, usable from the body, from children and from other
+/// tasks) and each yields its result through a [`TaskHandle`](crate::TaskHandle). Modes:
+///
+/// - [`ErrorMode::CancelOthers`] (default, aiotools `TaskGroup`): the first child failure
+///   drops the body and every other child and is returned as [`GroupError::Failed`].
+/// - [`ErrorMode::KeepGoing`] (aiotools `TaskScope`/`Supervisor`): a failure goes to the
+///   child's handle; if the handle was dropped, or nobody read the failure by the time the
+///   group exits, it goes to the [`on_error`](TaskGroup::on_error) handler or, without one,
+///   into [`GroupOutcome::unhandled`]. A panicking child is contained: its handle yields
+///   [`TaskError::Panicked`](crate::TaskError::Panicked) and the message is listed in
+///   [`GroupOutcome::panicked`].
+/// - [`ExitMode::Wait`] (default): once the body finished, wait for every child.
+///   [`ExitMode::Cancel`]: drop the unfinished children when the body finishes.
+/// - [`timeout`](TaskGroup::timeout), measured on the group's [`Clock`]: on expiry the body
+///   and all children are dropped and [`GroupError::TimedOut`] is returned.
+///
+/// A finished child is dropped at once, and its place is reused, so a long-lived group holds
+/// only its unfinished children.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use asynchronously_gather::{ErrorMode, TaskGroup};
+///
+/// let group = TaskGroup::new().error_mode(ErrorMode::KeepGoing);
+/// let spawner = group.spawner();
+/// let ok = spawner.spawn(async { Ok::<_, &str>(1) });
+/// drop(spawner.spawn(async { Err::<u8, _>("lost") }));
+/// let outcome = group.run(async {}).await.unwrap();
+/// assert_eq!(ok.await, Ok(1));
+/// assert_eq!(outcome.unhandled, ["lost"]);
+/// # });
+/// ```
+#[must_use = "a task group does nothing until you `.await` its `run`"]
+pub struct TaskGroup<'a, E, C: Clock = RealClock> {
+    shared: Closer<'a, E>,
+    error_mode: ErrorMode,
+    exit_mode: ExitMode,
+    handler: Option<Box<dyn FnMut(E) + Send + 'a>>,
+    timeout: Option<Duration>,
+    clock: C,
+}
+
+/// What a [`TaskGroup`] does when a child fails.
+///
+/// # Examples
+///
+/// ```
+/// use asynchronously_gather::{ErrorMode, TaskGroup};
+///
+/// let _group = TaskGroup::<()>::new().error_mode(ErrorMode::KeepGoing);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorMode {
+    /// Drop the body and every other child, and return the error (aiotools `TaskGroup`).
+    #[default]
+    CancelOthers,
+    /// Keep going; the failure goes to the child's handle, else to the handler or the
+    /// outcome (aiotools `TaskScope`, `Supervisor`).
+    KeepGoing,
+}
+
+/// What a [`TaskGroup`] does with unfinished children when its body finishes.
+///
+/// # Examples
+///
+/// ```
+/// use asynchronously_gather::{ExitMode, TaskGroup};
+///
+/// let _group = TaskGroup::<()>::new().exit_mode(ExitMode::Cancel);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExitMode {
+    /// Wait for every child (children may still be added).
+    #[default]
+    Wait,
+    /// Drop every unfinished child, and refuse new ones: for background loops that live as
+    /// long as the body.
+    Cancel,
+}
+
+/// How a [`TaskGroup`] ended when it was not cut short.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use asynchronously_gather::TaskGroup;
+///
+/// let outcome = TaskGroup::<()>::new().run(async { "body" }).await.unwrap();
+/// assert_eq!((outcome.value, outcome.cancelled), ("body", 0));
+/// assert!(outcome.unhandled.is_empty());
+/// # });
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GroupOutcome<T, E> {
+    /// The body's output.
+    pub value: T,
+    /// Failures nobody consumed (no handle read them and there is no handler), in the order
+    /// they were reported.
+    pub unhandled: Vec<E>,
+    /// Messages of the children that panicked under [`ErrorMode::KeepGoing`], which contains
+    /// panics (their handles yield [`TaskError::Panicked`](crate::TaskError::Panicked)).
+    pub panicked: Vec<String>,
+    /// Children dropped unfinished at exit ([`ExitMode::Cancel`]).
+    pub cancelled: usize,
+}
+
+impl<'a, E: Send + 'a> TaskGroup<'a, E> {
+    /// A group with the defaults: cancel the others on error, wait for all at exit, no
+    /// timeout, on the real clock.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskGroup`].
+    pub fn new() -> Self {
+        Self {
+            shared: Closer(Shared::new()),
+            error_mode: ErrorMode::default(),
+            exit_mode: ExitMode::default(),
+            handler: None,
+            timeout: None,
+            clock: RealClock,
+        }
+    }
+}
+
+impl<'a, E: Send + 'a> Default for TaskGroup<'a, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
+    /// A handle to add children, before or while the group runs.
+    ///
+    /// # Examples
+    ///
+    /// See [`Spawner`].
+    pub fn spawner(&self) -> Spawner<'a, E> {
+        Spawner::new(Arc::clone(&self.shared.0))
+    }
+
+    /// Sets what happens when a child fails.
+    ///
+    /// # Examples
+    ///
+    /// See [`ErrorMode`].
+    pub fn error_mode(mut self, mode: ErrorMode) -> Self {
+        self.error_mode = mode;
+        self
+    }
+
+    /// Sets what happens to unfinished children when the body finishes.
+    ///
+    /// # Examples
+    ///
+    /// See [`ExitMode`].
+    pub fn exit_mode(mut self, mode: ExitMode) -> Self {
+        self.exit_mode = mode;
+        self
+    }
+
+    /// Keeps going on child failures ([`ErrorMode::KeepGoing`]) and hands every failure
+    /// nobody consumed to `handler`, instead of [`GroupOutcome::unhandled`].
+    ///
+    /// # Panics
+    ///
+    /// A panic of the handler propagates to the caller of the group's future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Mutex;
+    ///
+    /// use asynchronously_gather::TaskGroup;
+    ///
+    /// let seen = Mutex::new(Vec::new());
+    /// let group = TaskGroup::new().on_error(|error| seen.lock().unwrap().push(error));
+    /// drop(group.spawner().spawn(async { Err::<(), _>("down") }));
+    /// group.run(async {}).await.unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), ["down"]);
+    /// # });
+    /// ```
+    pub fn on_error(mut self, handler: impl FnMut(E) + Send + 'a) -> Self {
+        self.error_mode = ErrorMode::KeepGoing;
+        self.handler = Some(Box::new(handler));
+        self
+    }
+
+    /// Cancels the body and every child if the group has not ended `timeout` after its
+    /// first poll. `Duration::MAX` (or any duration past the clock's range) means never.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_gather::{GroupError, TaskGroup};
+    /// use asynchronously_time::{Clock, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let group = TaskGroup::<()>::new().with_clock(clock.clone()).timeout(Duration::from_secs(1));
+    /// let sleeper = clock.clone();
+    /// let run = group.run(async move { sleeper.sleep(Duration::from_secs(5)).await });
+    /// let (outcome, ()) = futures::join!(run, clock.run_for(Duration::from_secs(2)));
+    /// assert!(matches!(outcome, Err(GroupError::TimedOut { .. })));
+    /// # });
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Measures the timeout on `clock` (a `VirtualClock` in tests).
+    ///
+    /// # Examples
+    ///
+    /// See [`timeout`](TaskGroup::timeout).
+    pub fn with_clock<C2: Clock>(self, clock: C2) -> TaskGroup<'a, E, C2> {
+        TaskGroup {
+            shared: self.shared,
+            error_mode: self.error_mode,
+            exit_mode: self.exit_mode,
+            handler: self.handler,
+            timeout: self.timeout,
+            clock,
+        }
+    }
+
+    /// Runs `body` and the children until the group ends (see [`TaskGroup`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskGroup`].
+    pub fn run<B: Future>(self, body: B) -> Run<'a, B, E, C> {
+        Run {
+            body: Some(body),
+            value: None,
+            children: Children::with_capacity(0),
+            sleep: None,
+            started: false,
+            unread: Vec::new(),
+            unhandled: Vec::new(),
+            panicked: Vec::new(),
+            cancelled: 0,
+            group: self,
+        }
+    }
+}
+
+/// Closes the spawners when the group is dropped, so children queued in a group that never
+/// runs are dropped and their handles report cancellation instead of waiting forever.
+struct Closer<'a, E>(Arc<Shared<'a, E>>);
+
+impl<E> Drop for Closer<'_, E> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl<E, C: Clock> fmt::Debug for TaskGroup<'_, E, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("error_mode", &self.error_mode)
+            .field("exit_mode", &self.exit_mode)
+            .field("has_handler", &self.handler.is_some())
+            .field("timeout", &self.timeout)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Future returned by [`TaskGroup::run`].
+///
+/// # Cancel safety
+///
+/// Dropping it drops the body and every child (their handles yield
+/// [`TaskError::Cancelled`](crate::TaskError::Cancelled)) and closes the spawners.
+///
+/// # Errors
+///
+/// [`GroupError::Failed`] when a child fails under [`ErrorMode::CancelOthers`],
+/// [`GroupError::TimedOut`] when the timeout elapses.
+///
+/// # Panics
+///
+/// A panic of the body or the error handler propagates to the caller. A child's panic is
+/// contained under [`ErrorMode::KeepGoing`]; under [`ErrorMode::CancelOthers`] it drops the
+/// body and every other child first, then resumes in the caller.
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[pin_project(PinnedDrop)]
+pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
+    #[pin]
+    body: Option<B>,
+    value: Option<B::Output>,
+    children: Children<dyn Future<Output = Exit<'a, E>> + Send + 'a>,
+    sleep: Option<C::Sleep>,
+    started: bool,
+    /// Failures delivered to live handles, reported at exit if still unread.
+    unread: Vec<Arc<dyn FailureSlot<E> + 'a>>,
+    unhandled: Vec<E>,
+    panicked: Vec<String>,
+    cancelled: usize,
+    group: TaskGroup<'a, E, C>,
+}
+
+/// The message of a panic payload, as `std` prints it.
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(message) = payload.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = payload.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
+impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
+    type Output = Result<GroupOutcome<B::Output, E>, GroupError<E>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let group = &mut *this.group;
+        if !*this.started {
+            *this.started = true;
+            this.children.reuse_slots();
+            if let Some(deadline) = group.timeout.and_then(|t| group.clock.deadline_after(t)) {
+                *this.sleep = Some(group.clock.sleep_until(deadline));
+            }
+        }
+        if let Some(sleep) = this.sleep.as_mut() {
+            if Pin::new(sleep).poll(cx).is_ready() {
+                this.body.set(None);
+                let cancelled = this.children.len() + group.shared.0.close();
+                this.children.clear();
+                let mut unhandled = std::mem::take(this.unhandled);
+                unhandled.extend(this.unread.drain(..).filter_map(|slot| slot.take_unread()));
+                return Poll::Ready(Err(GroupError::TimedOut { cancelled, unhandled }));
+            }
+        }
+        group.shared.0.waker.register(cx.waker());
+        loop {
+            if let Some(body) = this.body.as_mut().as_pin_mut() {
+                if let Poll::Ready(value) = body.poll(cx) {
+                    *this.value = Some(value);
+                    this.body.set(None);
+                    if group.exit_mode == ExitMode::Cancel {
+                        *this.cancelled += this.children.len() + group.shared.0.close();
+                        this.children.clear();
+                    }
+                }
+            }
+            // Children the body just spawned start in this same poll.
+            for child in std::mem::take(&mut group.shared.0.lock().children) {
+                this.children.push(0, child);
+            }
+            let mut pass = this.children.begin(cx);
+            while let Poll::Ready(Some((_, exit))) = this.children.poll_next(&mut pass) {
+                let (error, slot) = match exit {
+                    Exit::Succeeded => continue,
+                    Exit::Failed(error, slot) => (error, slot),
+                    Exit::Panicked(payload, slot) => match group.error_mode {
+                        ErrorMode::CancelOthers => {
+                            // Siblings go first, then the panic resumes in our caller.
+                            slot.escalate();
+                            this.body.set(None);
+                            group.shared.0.close();
+                            this.children.clear();
+                            std::panic::resume_unwind(payload);
+                        }
+                        ErrorMode::KeepGoing => {
+                            let message = panic_message(payload.as_ref());
+                            if slot.handle_alive() {
+                                slot.deliver_panic(message.clone());
+                            }
+                            this.panicked.push(message);
+                            continue;
+                        }
+                    },
+                };
+                match group.error_mode {
+                    ErrorMode::CancelOthers => {
+                        slot.escalate();
+                        this.body.set(None);
+                        let cancelled = this.children.len() + group.shared.0.close();
+                        this.children.clear();
+                        return Poll::Ready(Err(GroupError::Failed { error, cancelled }));
+                    }
+                    ErrorMode::KeepGoing if slot.handle_alive() => {
+                        slot.deliver(error);
+                        if this.unread.len() >= 32 && this.unread.len().is_power_of_two() {
+                            this.unread.retain(|slot| slot.is_unread());
+                        }
+                        this.unread.push(slot);
+                    }
+                    ErrorMode::KeepGoing => match &mut group.handler {
+                        Some(handler) => handler(error),
+                        None => this.unhandled.push(error),
+                    },
+                }
+            }
+            if this.body.is_some() || this.children.len() > 0 {
+                return Poll::Pending;
+            }
+            // Close only if nothing was spawned meanwhile; otherwise run the newcomers.
+            let mut incoming = group.shared.0.lock();
+            if incoming.children.is_empty() {
+                incoming.closed = true;
+                break;
+            }
+        }
+        for slot in this.unread.drain(..) {
+            if let Some(error) = slot.take_unread() {
+                match &mut group.handler {
+                    Some(handler) => handler(error),
+                    None => this.unhandled.push(error),
+                }
+            }
+        }
+        match this.value.take() {
+            Some(value) => Poll::Ready(Ok(GroupOutcome {
+                value,
+                unhandled: std::mem::take(this.unhandled),
+                panicked: std::mem::take(this.panicked),
+                cancelled: *this.cancelled,
+            })),
+            None => Poll::Pending,
+        }
+    }
+}
+
+#[pinned_drop]
+impl<B: Future, E, C: Clock> PinnedDrop for Run<'_, B, E, C> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        this.group.shared.0.close();
+        this.children.clear();
+    }
+}
+
+impl<B: Future, E, C: Clock> fmt::Debug for Run<'_, B, E, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Run")
+            .field("group", &self.group)
+            .field("body_running", &self.body.is_some())
+            .field("children", &self.children.len())
+            .finish_non_exhaustive()
+    }
+}
