@@ -1,0 +1,628 @@
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use asynchronously_time::{Clock, RealClock};
+use futures::TryFuture;
+use pin_project::pin_project;
+
+use crate::{
+    AsyncHook, Attempt, Classify, Delays, Hook, NoHook, RetryAll, RetryError, RetryIf,
+    RetryPolicy, SyncHook, Verdict,
+};
+
+/// Future returned by [`RetryPolicy::retry`] and [`Retryable::retry`](crate::Retryable::retry):
+/// calls the operation until it succeeds or the policy gives up.
+///
+/// Between attempts it sleeps the policy's next delay on the policy's clock — only between
+/// attempts, never after the last failure. A zero delay still yields to the executor once, so
+/// a tight retry loop cannot starve other tasks. It resolves to the operation's value, or to
+/// a [`RetryError`] that says why it stopped, how many calls ran, how long it took and what
+/// the last error was.
+///
+/// Per call site, [`retry_if`](Self::retry_if) / [`classify`](Self::classify) choose which
+/// errors are retried (all, by default) and [`on_retry`](Self::on_retry) /
+/// [`on_retry_async`](Self::on_retry_async) observe each retry.
+///
+/// The state machine stores the attempt's future inline and reuses one timer: no heap
+/// allocation per attempt (the real clock allocates its timer once, on the first real sleep;
+/// a per-attempt timeout combined with zero delays re-creates it after each timed attempt).
+///
+/// # Cancel safety
+///
+/// Dropping it stops everything at once: the running attempt's future is dropped, the sleep
+/// is cancelled, and the operation is not called again.
+///
+/// # Panics
+///
+/// Polling it after it returned `Ready` panics. A panic in the operation, the classifier or
+/// a hook propagates to the caller polling it.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::time::Duration;
+///
+/// use asynchronously_retry::{Backoff, RetryError, RetryPolicy};
+/// use asynchronously_time::VirtualClock;
+///
+/// let clock = VirtualClock::new();
+/// let policy = RetryPolicy::builder()
+///     .backoff(Backoff::constant(Duration::from_secs(1)))
+///     .max_retries(2)
+///     .with_clock(clock.clone())
+///     .build()?;
+/// let retry = policy.retry(|| async { Err::<(), _>("down") });
+/// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(10)));
+/// let error = result.unwrap_err();
+/// assert!(matches!(error, RetryError::Exhausted { attempts: 3, last: "down", .. }));
+/// assert_eq!(error.elapsed(), Duration::from_secs(2), "two sleeps, none after the last failure");
+/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+#[pin_project]
+pub struct Retry<F, Fut, C = RealClock, K = RetryAll, H = NoHook>
+where
+    Fut: TryFuture,
+    C: Clock,
+    H: Hook<Fut::Error>,
+{
+    operation: F,
+    core: Core<C, K, H, Fut::Error>,
+    #[pin]
+    state: State<Fut, H::Future>,
+}
+
+/// Everything but the operation and the pinned state, so the decisions are plain methods.
+struct Core<C: Clock, K, H, E> {
+    classifier: K,
+    hook: H,
+    policy: RetryPolicy<C>,
+    delays: Delays,
+    /// One timer, reused for attempt timeouts and backoff sleeps.
+    sleep: Option<C::Sleep>,
+    /// When the first attempt started (read lazily when no time limit needs it up front).
+    started: Option<Instant>,
+    /// `started + max_elapsed`; `None` = no limit.
+    deadline: Option<Instant>,
+    attempts: u32,
+    /// The most recent error, kept while the next attempt runs (for the final error).
+    last_error: Option<E>,
+    /// Whether this retry returned `Pending` since the last failure.
+    yielded: bool,
+}
+
+#[pin_project(project = StateProj)]
+enum State<Fut, HookFut> {
+    Start,
+    Attempt {
+        #[pin]
+        future: Fut,
+        /// Whether the timer is armed for this attempt (timeout or deadline).
+        timed: bool,
+    },
+    Notify {
+        #[pin]
+        hook: HookFut,
+        /// Whether the timer is armed for the backoff delay.
+        wake: bool,
+    },
+    Sleep {
+        wake: bool,
+    },
+    Done,
+}
+
+impl<F, Fut, C> Retry<F, Fut, C>
+where
+    F: FnMut() -> Fut,
+    Fut: TryFuture,
+    C: Clock,
+{
+    pub(crate) fn new(policy: RetryPolicy<C>, operation: F) -> Self {
+        let delays = policy.schedule(None);
+        Retry {
+            operation,
+            core: Core {
+                classifier: RetryAll,
+                hook: NoHook,
+                policy,
+                delays,
+                sleep: None,
+                started: None,
+                deadline: None,
+                attempts: 0,
+                last_error: None,
+                yielded: false,
+            },
+            state: State::Start,
+        }
+    }
+}
+
+impl<F, Fut, C, K, H> Retry<F, Fut, C, K, H>
+where
+    F: FnMut() -> Fut,
+    Fut: TryFuture,
+    C: Clock,
+    H: Hook<Fut::Error>,
+{
+    /// Retries only the errors `predicate` accepts; any other error is returned at once as
+    /// [`RetryError::Permanent`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_retry::{RetryError, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder().max_retries(5).build()?;
+    /// let mut calls = 0;
+    /// let result = policy
+    ///     .retry(|| { calls += 1; async { Err::<(), _>("forbidden") } })
+    ///     .retry_if(|error| *error == "busy")
+    ///     .await;
+    /// assert!(matches!(result, Err(RetryError::Permanent { attempts: 1, .. })));
+    /// assert_eq!(calls, 1);
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn retry_if<P>(self, predicate: P) -> Retry<F, Fut, C, RetryIf<P>, H>
+    where
+        P: FnMut(&Fut::Error) -> bool,
+    {
+        self.with_classifier(RetryIf::new(predicate))
+    }
+
+    /// Decides per error: [`Verdict::Retry`], [`Verdict::RetryAfter`] (a delay the error
+    /// names, clamped into the policy's bounds) or [`Verdict::Fail`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{RetryPolicy, Verdict};
+    /// use asynchronously_time::VirtualClock;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let policy = RetryPolicy::builder().max_retries(1).with_clock(clock.clone()).build()?;
+    /// let retry = policy
+    ///     .retry(|| async { Err::<(), _>(Duration::from_secs(7)) })
+    ///     .classify(|retry_after: &Duration| Verdict::RetryAfter(*retry_after));
+    /// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(60)));
+    /// assert_eq!(result.unwrap_err().elapsed(), Duration::from_secs(7));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn classify<K2>(self, classifier: K2) -> Retry<F, Fut, C, K2, H>
+    where
+        K2: FnMut(&Fut::Error) -> Verdict,
+    {
+        self.with_classifier(classifier)
+    }
+
+    /// Uses any [`Classify`] implementation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_retry::{RetryError, RetryIf, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder().build()?;
+    /// let result = policy
+    ///     .retry(|| async { Err::<(), _>(404) })
+    ///     .with_classifier(RetryIf::new(|status: &i32| *status >= 500))
+    ///     .await;
+    /// assert!(matches!(result, Err(RetryError::Permanent { error: 404, .. })));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_classifier<K2>(self, classifier: K2) -> Retry<F, Fut, C, K2, H>
+    where
+        K2: Classify<Fut::Error>,
+    {
+        let Retry { operation, core, state } = self;
+        Retry { operation, core: core.map(|_, hook| (classifier, hook)), state }
+    }
+
+    /// Calls `hook` before each retry's delay with the [`Attempt`] record (`retry K/N`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(2).build()?;
+    /// let mut seen = Vec::new();
+    /// let _ = policy
+    ///     .retry(|| async { Err::<(), _>("down") })
+    ///     .on_retry(|attempt| seen.push((attempt.retry(), attempt.limit())))
+    ///     .await;
+    /// assert_eq!(seen, [(1, Some(2)), (2, Some(2))]);
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn on_retry<G>(self, hook: G) -> Retry<F, Fut, C, K, SyncHook<G>>
+    where
+        G: FnMut(&Attempt<'_, Fut::Error>),
+    {
+        self.with_hook(SyncHook::new(hook))
+    }
+
+    /// Calls `hook` before each retry's delay and awaits the future it returns (for example
+    /// to refresh a credential). The delay is measured from the failure, so a hook shorter
+    /// than the delay does not lengthen it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Mutex;
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(1).build()?;
+    /// let log = Mutex::new(Vec::new());
+    /// let _ = policy
+    ///     .retry(|| async { Err::<(), _>("down") })
+    ///     .on_retry_async(|attempt| {
+    ///         let line = attempt.to_string();
+    ///         let log = &log;
+    ///         async move { log.lock().unwrap().push(line) }
+    ///     })
+    ///     .await;
+    /// assert_eq!(*log.lock().unwrap(), ["retry 1/1 in 0ns"]);
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn on_retry_async<G, HookFut>(self, hook: G) -> Retry<F, Fut, C, K, AsyncHook<G>>
+    where
+        G: FnMut(&Attempt<'_, Fut::Error>) -> HookFut,
+        HookFut: Future<Output = ()>,
+    {
+        self.with_hook(AsyncHook::new(hook))
+    }
+
+    /// Uses any [`Hook`] implementation.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_retry::{Attempt, RetryPolicy, SyncHook};
+    ///
+    /// let policy = RetryPolicy::builder().max_retries(0).build()?;
+    /// let _ = policy
+    ///     .retry(|| async { Err::<(), _>("down") })
+    ///     .with_hook(SyncHook::new(|_: &Attempt<'_, &str>| unreachable!("no retry allowed")))
+    ///     .await;
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn with_hook<H2>(self, hook: H2) -> Retry<F, Fut, C, K, H2>
+    where
+        H2: Hook<Fut::Error>,
+    {
+        let Retry { operation, core, state } = self;
+        let state = match state {
+            State::Start => State::Start,
+            // Hooks are set before the first poll; a started retry keeps its progress
+            // except an in-flight hook future, which belongs to the old hook.
+            State::Attempt { future, timed } => State::Attempt { future, timed },
+            State::Notify { wake, .. } | State::Sleep { wake } => State::Sleep { wake },
+            State::Done => State::Done,
+        };
+        Retry { operation, core: core.map(|classifier, _| (classifier, hook)), state }
+    }
+
+    /// How many times the operation has been called so far.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_retry::RetryPolicy;
+    ///
+    /// let retry = RetryPolicy::default().retry(|| async { Ok::<_, ()>(1) });
+    /// assert_eq!(retry.attempts(), 0, "nothing runs before the first poll");
+    /// ```
+    pub fn attempts(&self) -> u32 {
+        self.core.attempts
+    }
+}
+
+impl<C: Clock, K, H, E> Core<C, K, H, E> {
+    fn map<K2, H2>(self, f: impl FnOnce(K, H) -> (K2, H2)) -> Core<C, K2, H2, E> {
+        let (classifier, hook) = f(self.classifier, self.hook);
+        Core {
+            classifier,
+            hook,
+            policy: self.policy,
+            delays: self.delays,
+            sleep: self.sleep,
+            started: self.started,
+            deadline: self.deadline,
+            attempts: self.attempts,
+            last_error: self.last_error,
+            yielded: self.yielded,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.policy.clock.now()
+    }
+
+    fn elapsed(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.started.unwrap_or(now))
+    }
+
+    fn arm(&mut self, deadline: Instant) {
+        match &mut self.sleep {
+            Some(sleep) => self.policy.clock.reset(sleep, deadline),
+            None => self.sleep = Some(self.policy.clock.sleep_until(deadline)),
+        }
+    }
+
+    /// Ends the retry: releases the timer (a virtual clock must not wait for it).
+    fn finish(&mut self) {
+        self.sleep = None;
+    }
+
+    fn stop_at_deadline(&mut self, last: Option<E>) -> RetryError<E> {
+        let now = self.now();
+        self.finish();
+        RetryError::DeadlineExceeded {
+            attempts: self.attempts,
+            elapsed: self.elapsed(now),
+            last: last.or_else(|| self.last_error.take()),
+        }
+    }
+
+    /// Starts an attempt: checks the deadline and arms the timer. Returns whether it is armed.
+    fn begin_attempt(&mut self) -> Result<bool, RetryError<E>> {
+        let max_elapsed = self.policy.max_elapsed;
+        let attempt_timeout = self.policy.attempt_timeout;
+        if max_elapsed.is_none() && attempt_timeout.is_none() {
+            return Ok(false);
+        }
+        let now = self.now();
+        match self.started {
+            None => {
+                self.started = Some(now);
+                self.deadline = max_elapsed.and_then(|limit| now.checked_add(limit));
+            }
+            Some(_) if self.deadline.is_some_and(|deadline| now >= deadline) => {
+                return Err(self.stop_at_deadline(None));
+            }
+            Some(_) => {}
+        }
+        let attempt_deadline = attempt_timeout.and_then(|timeout| now.checked_add(timeout));
+        let timer = match (attempt_deadline, self.deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        match timer {
+            Some(at) => {
+                self.arm(at);
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out.
+    fn after_failure<Fut>(
+        &mut self,
+        error: Option<E>,
+        timed: bool,
+    ) -> Result<State<Fut, H::Future>, RetryError<E>>
+    where
+        K: Classify<E>,
+        H: Hook<E>,
+    {
+        let verdict = match &error {
+            Some(error) => self.classifier.classify(error),
+            None => Verdict::Retry,
+        };
+        let mut now = None;
+        if self.started.is_none() {
+            let at = self.now();
+            self.started = Some(at);
+            now = Some(at);
+        }
+        let attempts = self.attempts;
+        if verdict == Verdict::Fail || self.policy.max_retries.is_some_and(|max| attempts > max) {
+            let now = now.unwrap_or_else(|| self.now());
+            let elapsed = self.elapsed(now);
+            self.finish();
+            return Err(match error {
+                Some(error) if verdict == Verdict::Fail => {
+                    RetryError::Permanent { attempts, elapsed, error }
+                }
+                Some(last) => RetryError::Exhausted { attempts, elapsed, last },
+                None => RetryError::TimedOut { attempts, elapsed, last: self.last_error.take() },
+            });
+        }
+        let scheduled = self.delays.next_delay();
+        let delay = match verdict {
+            Verdict::RetryAfter(delay) => delay.clamp(self.policy.min_delay, self.policy.max_delay),
+            _ => scheduled,
+        };
+        if now.is_none() && (self.deadline.is_some() || !delay.is_zero() || H::ENABLED) {
+            now = Some(self.now());
+        }
+        let wake_at = now.and_then(|now| now.checked_add(delay));
+        if let Some(deadline) = self.deadline {
+            if wake_at.is_none_or(|at| at >= deadline) {
+                return Err(self.stop_at_deadline(error));
+            }
+        }
+        if let Some(budget) = &self.policy.budget {
+            if !budget.try_withdraw() {
+                let now = now.unwrap_or_else(|| self.now());
+                let elapsed = self.elapsed(now);
+                self.finish();
+                let last = error.or_else(|| self.last_error.take());
+                return Err(RetryError::BudgetExhausted { attempts, elapsed, last });
+            }
+        }
+        let timed_out = error.is_none();
+        if error.is_some() {
+            self.last_error = error;
+        }
+        let wake = !delay.is_zero();
+        if wake {
+            match wake_at {
+                Some(at) => self.arm(at),
+                // Past every representable instant: a sleep that never fires.
+                None => self.sleep = Some(self.policy.clock.sleep(Duration::MAX)),
+            }
+        } else if timed {
+            // The attempt's timer may still be registered; nothing would poll it.
+            self.sleep = None;
+        }
+        self.yielded = false;
+        if H::ENABLED {
+            let attempt = Attempt {
+                retry: attempts,
+                limit: self.policy.max_retries,
+                elapsed: now.map_or(Duration::ZERO, |now| self.elapsed(now)),
+                delay,
+                error: if timed_out { None } else { self.last_error.as_ref() },
+            };
+            let hook = self.hook.on_retry(&attempt);
+            return Ok(State::Notify { hook, wake });
+        }
+        Ok(State::Sleep { wake })
+    }
+}
+
+impl<F, Fut, C, K, H> Future for Retry<F, Fut, C, K, H>
+where
+    F: FnMut() -> Fut,
+    Fut: TryFuture,
+    C: Clock,
+    K: Classify<Fut::Error>,
+    H: Hook<Fut::Error>,
+{
+    type Output = Result<Fut::Ok, RetryError<Fut::Error>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let core = this.core;
+        loop {
+            match this.state.as_mut().project() {
+                StateProj::Start => {
+                    let timed = match core.begin_attempt() {
+                        Ok(timed) => timed,
+                        Err(error) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(error));
+                        }
+                    };
+                    let future = (this.operation)();
+                    core.attempts = core.attempts.saturating_add(1);
+                    this.state.set(State::Attempt { future, timed });
+                }
+                StateProj::Attempt { future, timed } => {
+                    let timed = *timed;
+                    let error = match future.try_poll(cx) {
+                        Poll::Ready(Ok(value)) => {
+                            if let Some(budget) = &core.policy.budget {
+                                budget.deposit();
+                            }
+                            core.finish();
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(value));
+                        }
+                        Poll::Ready(Err(error)) => Some(error),
+                        Poll::Pending => {
+                            if core.started.is_none() {
+                                core.started = Some(core.now());
+                            }
+                            let fired = timed
+                                && core
+                                    .sleep
+                                    .as_mut()
+                                    .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
+                            if !fired {
+                                return Poll::Pending;
+                            }
+                            if core.deadline.is_some_and(|deadline| core.now() >= deadline) {
+                                let error = core.stop_at_deadline(None);
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(error));
+                            }
+                            None
+                        }
+                    };
+                    match core.after_failure(error, timed) {
+                        Ok(next) => this.state.set(next),
+                        Err(error) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(error));
+                        }
+                    }
+                }
+                StateProj::Notify { hook, wake } => {
+                    if hook.poll(cx).is_pending() {
+                        core.yielded = true;
+                        return Poll::Pending;
+                    }
+                    let wake = *wake;
+                    this.state.set(State::Sleep { wake });
+                }
+                StateProj::Sleep { wake } => {
+                    if *wake {
+                        if let Some(sleep) = core.sleep.as_mut() {
+                            if Pin::new(sleep).poll(cx).is_pending() {
+                                core.yielded = true;
+                                return Poll::Pending;
+                            }
+                        }
+                    }
+                    if !core.yielded {
+                        // A zero (or already elapsed) delay: still let other tasks run.
+                        core.yielded = true;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    this.state.set(State::Start);
+                }
+                StateProj::Done => panic!("`Retry` polled after it completed"),
+            }
+        }
+    }
+}
+
+impl<F, Fut, C, K, H> fmt::Debug for Retry<F, Fut, C, K, H>
+where
+    Fut: TryFuture,
+    C: Clock,
+    H: Hook<Fut::Error>,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match self.state {
+            State::Start => "start",
+            State::Attempt { .. } => "attempt",
+            State::Notify { .. } => "hook",
+            State::Sleep { .. } => "sleep",
+            State::Done => "done",
+        };
+        f.debug_struct("Retry")
+            .field("attempts", &self.core.attempts)
+            .field("state", &state)
+            .field("policy", &self.core.policy)
+            .finish_non_exhaustive()
+    }
+}
