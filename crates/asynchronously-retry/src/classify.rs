@@ -20,6 +20,8 @@ use std::time::Duration;
 ///     }
 /// }
 /// assert_eq!(classify(&HttpError::NotFound), Verdict::Fail);
+/// let busy = HttpError::Unavailable { retry_after: Some(Duration::from_secs(3)) };
+/// assert_eq!(classify(&busy), Verdict::RetryAfter(Duration::from_secs(3)));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

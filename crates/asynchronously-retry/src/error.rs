@@ -12,7 +12,7 @@ use std::time::Duration;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryError, RetryPolicy};
+/// use asynchronously_retry::{Backoff, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(1).build()?;
 /// let error = policy.retry(|| async { Err::<(), _>("down") }).await.unwrap_err();

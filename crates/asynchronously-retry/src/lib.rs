@@ -9,6 +9,7 @@
 //!
 //! ```
 //! # futures::executor::block_on(async {
+//! use std::io;
 //! use std::time::Duration;
 //!
 //! use asynchronously_retry::{Backoff, Jitter, RetryPolicy};
@@ -28,9 +29,11 @@
 //!     .retry(|| {
 //!         calls += 1;
 //!         let call = calls;
-//!         async move { if call < 3 { Err("unavailable") } else { Ok("data") } }
+//!         async move {
+//!             if call < 3 { Err(io::Error::from(io::ErrorKind::ConnectionRefused)) } else { Ok("data") }
+//!         }
 //!     })
-//!     .retry_if(|error| *error == "unavailable")
+//!     .retry_if(|error| error.kind() == io::ErrorKind::ConnectionRefused)
 //!     .on_retry(|attempt| assert!(attempt.retry() <= 2));
 //! let (data, ()) = futures::join!(fetch, clock.run_for(Duration::from_secs(60)));
 //! assert_eq!(data?, "data");

@@ -39,7 +39,7 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 ///     .retry(|| {
 ///         calls += 1;
 ///         let call = calls;
-///         async move { if call < 3 { Err("busy") } else { Ok(call) } }
+///         async move { if call < 3 { Err(std::io::Error::other("busy")) } else { Ok(call) } }
 ///     })
 ///     .await?;
 /// assert_eq!(value, 3);

@@ -20,7 +20,7 @@ use crate::{Retry, RetryPolicy};
 /// let value = (|| {
 ///     calls += 1;
 ///     let call = calls;
-///     async move { if call == 1 { Err("cold") } else { Ok(call) } }
+///     async move { if call == 1 { Err(std::io::Error::other("cold")) } else { Ok(call) } }
 /// })
 /// .retry(&policy)
 /// .await?;
