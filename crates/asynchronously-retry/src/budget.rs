@@ -42,7 +42,9 @@ pub struct RetryBudget<C: Clock = RealClock> {
 #[non_exhaustive]
 pub enum BudgetError {
     /// A retry ratio that is NaN, negative or above 1000.
-    #[error("retry_ratio must be a finite number in [0, 1000] (retries earned per success), got {ratio}")]
+    #[error(
+        "retry_ratio must be a finite number in [0, 1000] (retries earned per success), got {ratio}"
+    )]
     InvalidRatio {
         /// The ratio given.
         ratio: f64,
@@ -85,7 +87,11 @@ impl RetryBudget {
     /// assert!(RetryBudget::new(0.2, 10, 100).is_ok());
     /// assert!(matches!(RetryBudget::new(f64::NAN, 10, 100), Err(BudgetError::InvalidRatio { .. })));
     /// ```
-    pub fn new(retry_ratio: f64, min_per_second: u32, max_balance: u32) -> Result<Self, BudgetError> {
+    pub fn new(
+        retry_ratio: f64,
+        min_per_second: u32,
+        max_balance: u32,
+    ) -> Result<Self, BudgetError> {
         Self::with_clock(RealClock, retry_ratio, min_per_second, max_balance)
     }
 }
@@ -125,7 +131,11 @@ impl<C: Clock> RetryBudget<C> {
             return Err(BudgetError::InvalidRatio { ratio: retry_ratio });
         }
         // In range by the check above: at most 1_000_000 thousandths.
-        #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "checked range")]
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "checked range"
+        )]
         let deposit = (retry_ratio * UNIT as f64).round() as u64;
         let now = clock.now();
         Ok(RetryBudget {
@@ -171,9 +181,9 @@ impl<C: Clock> RetryBudget<C> {
     /// See [`RetryBudget`].
     pub fn try_withdraw(&self) -> bool {
         let shared = &*self.shared;
-        let from_balance = shared.balance.fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| {
-            b.checked_sub(UNIT)
-        });
+        let from_balance = shared
+            .balance
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(UNIT));
         if from_balance.is_ok() {
             return true;
         }

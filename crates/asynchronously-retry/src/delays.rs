@@ -147,8 +147,11 @@ impl Iterator for Delays {
 impl FusedIterator for Delays {}
 
 /// `duration * factor`, saturating at [`Duration::MAX`]; `factor` is finite and `>= 1.0`.
+///
+/// The `f64` round trip can round a large duration down; growth never shrinks it.
 fn mul_saturating(duration: Duration, factor: f64) -> Duration {
-    Duration::try_from_secs_f64(duration.as_secs_f64() * factor).unwrap_or(Duration::MAX)
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor)
+        .map_or(Duration::MAX, |product| product.max(duration))
 }
 
 /// splitmix64: a tiny, fast, well-distributed generator; plenty for jitter.

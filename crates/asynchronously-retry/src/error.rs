@@ -37,7 +37,9 @@ pub enum RetryError<E> {
         last: E,
     },
     /// The classifier judged the error permanent, so no further attempt was made.
-    #[error("operation failed with an error the classifier does not retry (after {attempts} attempts)")]
+    #[error(
+        "operation failed with an error the classifier does not retry (after {attempts} attempts)"
+    )]
     Permanent {
         /// How many times the operation was called.
         attempts: u32,
@@ -59,7 +61,9 @@ pub enum RetryError<E> {
     },
     /// The policy's `max_elapsed` was reached: an attempt was cut off at the deadline, or the
     /// next delay would have ended at or after it.
-    #[error("gave up after {attempts} attempts in {elapsed:?}: the retry deadline would be exceeded")]
+    #[error(
+        "gave up after {attempts} attempts in {elapsed:?}: the retry deadline would be exceeded"
+    )]
     DeadlineExceeded {
         /// How many times the operation was called.
         attempts: u32,

@@ -136,14 +136,7 @@ impl<C: Clock> RetryPolicy<C> {
     }
 
     pub(crate) fn schedule(&self, remaining: Option<u32>) -> Delays {
-        Delays::new(
-            self.backoff,
-            self.jitter,
-            self.min_delay,
-            self.max_delay,
-            remaining,
-            self.seed,
-        )
+        Delays::new(self.backoff, self.jitter, self.min_delay, self.max_delay, remaining, self.seed)
     }
 
     /// Returns the retry limit: `Some(n)` allows `n + 1` calls, `None` is unlimited.

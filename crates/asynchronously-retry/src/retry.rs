@@ -9,8 +9,8 @@ use futures::TryFuture;
 use pin_project::pin_project;
 
 use crate::{
-    AsyncHook, Attempt, Classify, Delays, Hook, NoHook, RetryAll, RetryError, RetryIf,
-    RetryPolicy, SyncHook, Verdict,
+    AsyncHook, Attempt, Classify, Delays, Hook, NoHook, RetryAll, RetryError, RetryIf, RetryPolicy,
+    SyncHook, Verdict,
 };
 
 /// Future returned by [`RetryPolicy::retry`] and [`Retryable::retry`](crate::Retryable::retry):

@@ -47,7 +47,9 @@ pub enum PolicyError {
         factor: f64,
     },
     /// `min_delay` above `max_delay`: no delay could satisfy both.
-    #[error("min_delay ({min:?}) must not exceed max_delay ({max:?}); raise max_delay or lower min_delay")]
+    #[error(
+        "min_delay ({min:?}) must not exceed max_delay ({max:?}); raise max_delay or lower min_delay"
+    )]
     DelayBoundsReversed {
         /// The minimum delay given.
         min: Duration,
