@@ -583,11 +583,15 @@ runtime_test!(
         let policy = policy(&clock).backoff(Backoff::constant(ms(100))).max_retries(3).build().unwrap();
         let calls = Arc::new(AtomicU32::new(0));
         let counter = Arc::clone(&calls);
-        let retry = assert_send(policy.retry(move || {
-            let call = counter.fetch_add(1, Relaxed) + 1;
-            future::ready(if call < 3 { Err("busy") } else { Ok(call) })
+        // The retry borrows its policy: the task owns a clone.
+        let task = rt.spawn(assert_send(async move {
+            policy
+                .retry(move || {
+                    let call = counter.fetch_add(1, Relaxed) + 1;
+                    future::ready(if call < 3 { Err("busy") } else { Ok(call) })
+                })
+                .await
         }));
-        let task = rt.spawn(retry);
         // `run_for` only steps through registered sleeps: wait until the task sleeps.
         while clock.pending_sleepers() == 0 {
             crate::runtime::yield_now().await;
@@ -903,12 +907,12 @@ fn a_seeded_policy_repeats_its_schedule_and_unseeded_ones_differ() {
 #[test]
 fn the_retry_future_is_debug_and_counts_attempts() {
     let policy = RetryPolicy::default();
-    let retry: Retry<_, _> = policy.retry(|| future::ready(Ok::<_, ()>(())));
+    let retry: Retry<'_, _, _> = policy.retry(|| future::ready(Ok::<_, ()>(())));
     assert_eq!(retry.attempts(), 0);
     assert!(format!("{retry:?}").contains("attempts: 0"));
 }
 
-#[allow(dead_code, reason = "compile-time check that the future is Send and Unpin-agnostic")]
-fn the_retry_future_of_a_send_operation_is_send() -> impl Future + Send {
-    RetryPolicy::default().retry(|| async { Ok::<_, std::io::Error>(()) })
+#[expect(dead_code, reason = "compile-time check that the future is Send")]
+fn the_retry_future_of_a_send_operation_is_send(policy: &RetryPolicy) -> impl Future + Send + '_ {
+    policy.retry(|| async { Ok::<_, std::io::Error>(()) })
 }

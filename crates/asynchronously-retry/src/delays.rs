@@ -34,68 +34,81 @@ use crate::{Backoff, Jitter};
 #[derive(Debug, Clone)]
 #[must_use = "iterators do nothing unless consumed"]
 pub struct Delays {
-    kind: BackoffKind,
-    jitter: Jitter,
-    min_delay: Duration,
-    max_delay: Duration,
+    shape: Shape,
+    cursor: Cursor,
     /// Retries left to yield; `None` = unlimited.
     remaining: Option<u32>,
+}
+
+/// The settings of a schedule, held by the policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Shape {
+    pub(crate) backoff: Backoff,
+    pub(crate) jitter: Jitter,
+    pub(crate) min_delay: Duration,
+    pub(crate) max_delay: Duration,
+}
+
+/// The moving part of a schedule: small, so a [`Retry`](crate::Retry) stays small.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
     /// The backoff's raw delay for the next retry (constant, linear, exponential, fibonacci),
     /// or the previous delay (decorrelated jitter).
     current: Duration,
     /// The fibonacci successor of `current`.
     next: Duration,
-    rng: Option<SplitMix64>,
+    rng: SplitMix64,
 }
 
 impl Delays {
-    pub(crate) fn new(
-        backoff: Backoff,
-        jitter: Jitter,
-        min_delay: Duration,
-        max_delay: Duration,
-        remaining: Option<u32>,
-        seed: Option<u64>,
-    ) -> Self {
-        let (current, next) = match backoff.kind {
-            BackoffKind::Constant(delay) => (delay, delay),
-            BackoffKind::Linear { initial, .. } | BackoffKind::Exponential { initial, .. } => {
-                (initial, initial)
-            }
-            BackoffKind::Fibonacci(initial) | BackoffKind::DecorrelatedJitter(initial) => {
-                (initial, initial)
-            }
+    pub(crate) fn new(shape: Shape, remaining: Option<u32>, seed: Option<u64>) -> Self {
+        Delays { shape, cursor: Cursor::new(&shape, seed), remaining }
+    }
+}
+
+impl Cursor {
+    pub(crate) fn new(shape: &Shape, seed: Option<u64>) -> Self {
+        let initial = match shape.backoff.kind {
+            BackoffKind::Constant(initial)
+            | BackoffKind::Linear { initial, .. }
+            | BackoffKind::Exponential { initial, .. }
+            | BackoffKind::Fibonacci(initial)
+            | BackoffKind::DecorrelatedJitter(initial) => initial,
         };
-        let random = backoff.is_random() || jitter != Jitter::None;
+        let random = shape.backoff.is_random() || shape.jitter != Jitter::None;
         // A fresh `RandomState` has per-instance keys, so unseeded schedules differ between
         // retries and clients do not jitter in lockstep. Only paid for when randomness is used.
-        let rng = random
-            .then(|| SplitMix64(seed.unwrap_or_else(|| RandomState::new().hash_one(0x5eed_u64))));
-        Delays { kind: backoff.kind, jitter, min_delay, max_delay, remaining, current, next, rng }
+        let seed = match seed {
+            Some(seed) => seed,
+            None if random => RandomState::new().hash_one(0x5eed_u64),
+            None => 0,
+        };
+        Cursor { current: initial, next: initial, rng: SplitMix64(seed) }
     }
 
-    /// Computes the delay before the next retry, ignoring the retry limit.
+    /// Computes the delay before the next retry.
     #[inline]
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let raw = match self.kind {
+    pub(crate) fn next_delay(&mut self, shape: &Shape) -> Duration {
+        let max_delay = shape.max_delay;
+        let raw = match shape.backoff.kind {
             BackoffKind::Constant(delay) => delay,
             BackoffKind::Linear { step, .. } => {
                 let delay = self.current;
-                if delay < self.max_delay {
+                if delay < max_delay {
                     self.current = delay.saturating_add(step);
                 }
                 delay
             }
             BackoffKind::Exponential { factor, .. } => {
                 let delay = self.current;
-                if delay < self.max_delay {
+                if delay < max_delay {
                     self.current = mul_saturating(delay, factor);
                 }
                 delay
             }
             BackoffKind::Fibonacci(_) => {
                 let delay = self.current;
-                if delay < self.max_delay {
+                if delay < max_delay {
                     let sum = self.current.saturating_add(self.next);
                     self.current = self.next;
                     self.next = sum;
@@ -103,23 +116,22 @@ impl Delays {
                 delay
             }
             BackoffKind::DecorrelatedJitter(base) => {
-                let upper = self.current.saturating_mul(3).min(self.max_delay).max(base);
-                let rng = self.rng.get_or_insert(SplitMix64(0));
-                let delay = base.saturating_add(rng.below(upper.saturating_sub(base)));
+                let upper = self.current.saturating_mul(3).min(max_delay).max(base);
+                let delay = base.saturating_add(self.rng.below(upper.saturating_sub(base)));
                 self.current = delay;
                 delay
             }
         };
-        let capped = raw.min(self.max_delay);
-        let jittered = match self.jitter {
+        let capped = raw.min(max_delay);
+        let jittered = match shape.jitter {
             Jitter::None => capped,
-            Jitter::Full => self.rng.get_or_insert(SplitMix64(0)).below(capped),
+            Jitter::Full => self.rng.below(capped),
             Jitter::Equal => {
                 let half = capped / 2;
-                half + self.rng.get_or_insert(SplitMix64(0)).below(capped - half)
+                half + self.rng.below(capped - half)
             }
         };
-        jittered.clamp(self.min_delay, self.max_delay)
+        jittered.clamp(shape.min_delay, max_delay)
     }
 }
 
@@ -130,7 +142,7 @@ impl Iterator for Delays {
         if let Some(remaining) = &mut self.remaining {
             *remaining = remaining.checked_sub(1)?;
         }
-        Some(self.next_delay())
+        Some(self.cursor.next_delay(&self.shape))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {

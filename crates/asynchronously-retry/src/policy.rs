@@ -4,7 +4,8 @@ use std::time::Duration;
 use asynchronously_time::{Clock, RealClock};
 use futures::TryFuture;
 
-use crate::{Backoff, Delays, Jitter, Retry, RetryBudget};
+use crate::delays::Shape;
+use crate::{Delays, Retry, RetryBudget};
 
 mod builder;
 
@@ -48,10 +49,7 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 /// ```
 #[derive(Clone)]
 pub struct RetryPolicy<C: Clock = RealClock> {
-    pub(crate) backoff: Backoff,
-    pub(crate) jitter: Jitter,
-    pub(crate) min_delay: Duration,
-    pub(crate) max_delay: Duration,
+    pub(crate) shape: Shape,
     pub(crate) max_retries: Option<u32>,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,
@@ -83,7 +81,8 @@ impl RetryPolicy {
 impl<C: Clock> RetryPolicy<C> {
     /// Returns a future that calls `operation` until it succeeds or this policy gives up.
     ///
-    /// The policy is cloned into the future, so the future is `'static` when `operation` is.
+    /// The future borrows the policy; to spawn it, move a clone of the policy into the task
+    /// (`async move { policy.retry(op).await }`).
     /// Narrow what is retried with [`Retry::retry_if`] or [`Retry::classify`]; observe
     /// retries with [`Retry::on_retry`] or [`Retry::on_retry_async`].
     ///
@@ -105,12 +104,12 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn retry<F, Fut>(&self, operation: F) -> Retry<F, Fut, C>
+    pub fn retry<F, Fut>(&self, operation: F) -> Retry<'_, F, Fut, C>
     where
         F: FnMut() -> Fut,
         Fut: TryFuture,
     {
-        Retry::new(self.clone(), operation)
+        Retry::new(self, operation)
     }
 
     /// Returns the schedule: the delay before each retry, one per allowed retry.
@@ -132,11 +131,7 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn delays(&self) -> Delays {
-        self.schedule(self.max_retries)
-    }
-
-    pub(crate) fn schedule(&self, remaining: Option<u32>) -> Delays {
-        Delays::new(self.backoff, self.jitter, self.min_delay, self.max_delay, remaining, self.seed)
+        Delays::new(self.shape, self.max_retries, self.seed)
     }
 
     /// Returns the retry limit: `Some(n)` allows `n + 1` calls, `None` is unlimited.
@@ -180,10 +175,10 @@ impl Default for RetryPolicy {
 impl<C: Clock> fmt::Debug for RetryPolicy<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicy")
-            .field("backoff", &self.backoff)
-            .field("jitter", &self.jitter)
-            .field("min_delay", &self.min_delay)
-            .field("max_delay", &self.max_delay)
+            .field("backoff", &self.shape.backoff)
+            .field("jitter", &self.shape.jitter)
+            .field("min_delay", &self.shape.min_delay)
+            .field("max_delay", &self.shape.max_delay)
             .field("max_retries", &self.max_retries)
             .field("max_elapsed", &self.max_elapsed)
             .field("attempt_timeout", &self.attempt_timeout)

@@ -8,8 +8,9 @@ use asynchronously_time::{Clock, RealClock};
 use futures::TryFuture;
 use pin_project::pin_project;
 
+use crate::delays::Cursor;
 use crate::{
-    AsyncHook, Attempt, Classify, Delays, Hook, NoHook, RetryAll, RetryError, RetryIf, RetryPolicy,
+    AsyncHook, Attempt, Classify, Hook, NoHook, RetryAll, RetryError, RetryIf, RetryPolicy,
     SyncHook, Verdict,
 };
 
@@ -65,31 +66,33 @@ use crate::{
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[pin_project]
-pub struct Retry<F, Fut, C = RealClock, K = RetryAll, H = NoHook>
+pub struct Retry<'a, F, Fut, C = RealClock, K = RetryAll, H = NoHook>
 where
     Fut: TryFuture,
     C: Clock,
     H: Hook<Fut::Error>,
 {
     operation: F,
-    core: Core<C, K, H, Fut::Error>,
+    core: Core<'a, C, K, H, Fut::Error>,
     #[pin]
     state: State<Fut, H::Future>,
 }
 
 /// Everything but the operation and the pinned state, so the decisions are plain methods.
-struct Core<C: Clock, K, H, E> {
+struct Core<'a, C: Clock, K, H, E> {
     classifier: K,
     hook: H,
-    policy: RetryPolicy<C>,
-    delays: Delays,
+    policy: &'a RetryPolicy<C>,
+    /// The schedule's position, created at the first failure.
+    cursor: Option<Cursor>,
     /// One timer, reused for attempt timeouts and backoff sleeps.
     sleep: Option<C::Sleep>,
     /// When the first attempt started (read lazily when no time limit needs it up front).
     started: Option<Instant>,
-    /// `started + max_elapsed`; `None` = no limit.
-    deadline: Option<Instant>,
     attempts: u32,
+    /// Whether `sleep` is armed for the current phase: the attempt's timeout or deadline, or
+    /// the backoff delay. (Kept out of `State` so state changes stay one-word writes.)
+    armed: bool,
     /// The most recent error, kept while the next attempt runs (for the final error).
     last_error: Option<E>,
     /// Whether this retry returned `Pending` since the last failure.
@@ -102,40 +105,33 @@ enum State<Fut, HookFut> {
     Attempt {
         #[pin]
         future: Fut,
-        /// Whether the timer is armed for this attempt (timeout or deadline).
-        timed: bool,
     },
     Notify {
         #[pin]
         hook: HookFut,
-        /// Whether the timer is armed for the backoff delay.
-        wake: bool,
     },
-    Sleep {
-        wake: bool,
-    },
+    Sleep,
     Done,
 }
 
-impl<F, Fut, C> Retry<F, Fut, C>
+impl<'a, F, Fut, C> Retry<'a, F, Fut, C>
 where
     F: FnMut() -> Fut,
     Fut: TryFuture,
     C: Clock,
 {
-    pub(crate) fn new(policy: RetryPolicy<C>, operation: F) -> Self {
-        let delays = policy.schedule(None);
+    pub(crate) fn new(policy: &'a RetryPolicy<C>, operation: F) -> Self {
         Retry {
             operation,
             core: Core {
                 classifier: RetryAll,
                 hook: NoHook,
                 policy,
-                delays,
+                cursor: None,
                 sleep: None,
                 started: None,
-                deadline: None,
                 attempts: 0,
+                armed: false,
                 last_error: None,
                 yielded: false,
             },
@@ -144,7 +140,7 @@ where
     }
 }
 
-impl<F, Fut, C, K, H> Retry<F, Fut, C, K, H>
+impl<'a, F, Fut, C, K, H> Retry<'a, F, Fut, C, K, H>
 where
     F: FnMut() -> Fut,
     Fut: TryFuture,
@@ -171,7 +167,7 @@ where
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn retry_if<P>(self, predicate: P) -> Retry<F, Fut, C, RetryIf<P>, H>
+    pub fn retry_if<P>(self, predicate: P) -> Retry<'a, F, Fut, C, RetryIf<P>, H>
     where
         P: FnMut(&Fut::Error) -> bool,
     {
@@ -200,7 +196,7 @@ where
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn classify<K2>(self, classifier: K2) -> Retry<F, Fut, C, K2, H>
+    pub fn classify<K2>(self, classifier: K2) -> Retry<'a, F, Fut, C, K2, H>
     where
         K2: FnMut(&Fut::Error) -> Verdict,
     {
@@ -224,7 +220,7 @@ where
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn with_classifier<K2>(self, classifier: K2) -> Retry<F, Fut, C, K2, H>
+    pub fn with_classifier<K2>(self, classifier: K2) -> Retry<'a, F, Fut, C, K2, H>
     where
         K2: Classify<Fut::Error>,
     {
@@ -252,7 +248,7 @@ where
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn on_retry<G>(self, hook: G) -> Retry<F, Fut, C, K, SyncHook<G>>
+    pub fn on_retry<G>(self, hook: G) -> Retry<'a, F, Fut, C, K, SyncHook<G>>
     where
         G: FnMut(&Attempt<'_, Fut::Error>),
     {
@@ -286,7 +282,7 @@ where
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn on_retry_async<G, HookFut>(self, hook: G) -> Retry<F, Fut, C, K, AsyncHook<G>>
+    pub fn on_retry_async<G, HookFut>(self, hook: G) -> Retry<'a, F, Fut, C, K, AsyncHook<G>>
     where
         G: FnMut(&Attempt<'_, Fut::Error>) -> HookFut,
         HookFut: Future<Output = ()>,
@@ -310,7 +306,7 @@ where
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn with_hook<H2>(self, hook: H2) -> Retry<F, Fut, C, K, H2>
+    pub fn with_hook<H2>(self, hook: H2) -> Retry<'a, F, Fut, C, K, H2>
     where
         H2: Hook<Fut::Error>,
     {
@@ -319,8 +315,8 @@ where
             State::Start => State::Start,
             // Hooks are set before the first poll; a started retry keeps its progress
             // except an in-flight hook future, which belongs to the old hook.
-            State::Attempt { future, timed } => State::Attempt { future, timed },
-            State::Notify { wake, .. } | State::Sleep { wake } => State::Sleep { wake },
+            State::Attempt { future } => State::Attempt { future },
+            State::Notify { .. } | State::Sleep => State::Sleep,
             State::Done => State::Done,
         };
         Retry { operation, core: core.map(|classifier, _| (classifier, hook)), state }
@@ -341,21 +337,26 @@ where
     }
 }
 
-impl<C: Clock, K, H, E> Core<C, K, H, E> {
-    fn map<K2, H2>(self, f: impl FnOnce(K, H) -> (K2, H2)) -> Core<C, K2, H2, E> {
+impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
+    fn map<K2, H2>(self, f: impl FnOnce(K, H) -> (K2, H2)) -> Core<'a, C, K2, H2, E> {
         let (classifier, hook) = f(self.classifier, self.hook);
         Core {
             classifier,
             hook,
             policy: self.policy,
-            delays: self.delays,
+            cursor: self.cursor,
             sleep: self.sleep,
             started: self.started,
-            deadline: self.deadline,
             attempts: self.attempts,
+            armed: self.armed,
             last_error: self.last_error,
             yielded: self.yielded,
         }
+    }
+
+    /// `started + max_elapsed`; `None` = no limit (or not started).
+    fn deadline(&self) -> Option<Instant> {
+        self.policy.max_elapsed.and_then(|limit| self.started?.checked_add(limit))
     }
 
     fn now(&self) -> Instant {
@@ -388,43 +389,38 @@ impl<C: Clock, K, H, E> Core<C, K, H, E> {
         }
     }
 
-    /// Starts an attempt: checks the deadline and arms the timer. Returns whether it is armed.
-    fn begin_attempt(&mut self) -> Result<bool, RetryError<E>> {
+    /// Starts an attempt: checks the deadline and arms the timer (sets `armed`).
+    fn begin_attempt(&mut self) -> Result<(), RetryError<E>> {
+        self.armed = false;
         let max_elapsed = self.policy.max_elapsed;
         let attempt_timeout = self.policy.attempt_timeout;
         if max_elapsed.is_none() && attempt_timeout.is_none() {
-            return Ok(false);
+            return Ok(());
         }
         let now = self.now();
-        match self.started {
-            None => {
-                self.started = Some(now);
-                self.deadline = max_elapsed.and_then(|limit| now.checked_add(limit));
-            }
-            Some(_) if self.deadline.is_some_and(|deadline| now >= deadline) => {
-                return Err(self.stop_at_deadline(None));
-            }
-            Some(_) => {}
+        if self.started.is_none() {
+            self.started = Some(now);
+        }
+        let deadline = self.deadline();
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            return Err(self.stop_at_deadline(None));
         }
         let attempt_deadline = attempt_timeout.and_then(|timeout| now.checked_add(timeout));
-        let timer = match (attempt_deadline, self.deadline) {
+        let timer = match (attempt_deadline, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        match timer {
-            Some(at) => {
-                self.arm(at);
-                Ok(true)
-            }
-            None => Ok(false),
+        if let Some(at) = timer {
+            self.arm(at);
+            self.armed = true;
         }
+        Ok(())
     }
 
     /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out.
     fn after_failure<Fut>(
         &mut self,
         error: Option<E>,
-        timed: bool,
     ) -> Result<State<Fut, H::Future>, RetryError<E>>
     where
         K: Classify<E>,
@@ -453,16 +449,19 @@ impl<C: Clock, K, H, E> Core<C, K, H, E> {
                 None => RetryError::TimedOut { attempts, elapsed, last: self.last_error.take() },
             });
         }
-        let scheduled = self.delays.next_delay();
+        let shape = &self.policy.shape;
+        let cursor = self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
+        let scheduled = cursor.next_delay(shape);
         let delay = match verdict {
-            Verdict::RetryAfter(delay) => delay.clamp(self.policy.min_delay, self.policy.max_delay),
+            Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
             _ => scheduled,
         };
-        if now.is_none() && (self.deadline.is_some() || !delay.is_zero() || H::ENABLED) {
+        let deadline = self.deadline();
+        if now.is_none() && (deadline.is_some() || !delay.is_zero() || H::ENABLED) {
             now = Some(self.now());
         }
         let wake_at = now.and_then(|now| now.checked_add(delay));
-        if let Some(deadline) = self.deadline {
+        if let Some(deadline) = deadline {
             if wake_at.is_none_or(|at| at >= deadline) {
                 return Err(self.stop_at_deadline(error));
             }
@@ -480,16 +479,17 @@ impl<C: Clock, K, H, E> Core<C, K, H, E> {
         if error.is_some() {
             self.last_error = error;
         }
-        let wake = !delay.is_zero();
-        if wake {
+        if !delay.is_zero() {
             match wake_at {
                 Some(at) => self.arm(at),
                 // Past every representable instant: a sleep that never fires.
                 None => self.sleep = Some(self.policy.clock.sleep(Duration::MAX)),
             }
-        } else if timed {
+            self.armed = true;
+        } else if self.armed {
             // The attempt's timer may still be registered; nothing would poll it.
             self.sleep = None;
+            self.armed = false;
         }
         self.yielded = false;
         if H::ENABLED {
@@ -501,13 +501,13 @@ impl<C: Clock, K, H, E> Core<C, K, H, E> {
                 error: if timed_out { None } else { self.last_error.as_ref() },
             };
             let hook = self.hook.on_retry(&attempt);
-            return Ok(State::Notify { hook, wake });
+            return Ok(State::Notify { hook });
         }
-        Ok(State::Sleep { wake })
+        Ok(State::Sleep)
     }
 }
 
-impl<F, Fut, C, K, H> Future for Retry<F, Fut, C, K, H>
+impl<F, Fut, C, K, H> Future for Retry<'_, F, Fut, C, K, H>
 where
     F: FnMut() -> Fut,
     Fut: TryFuture,
@@ -523,19 +523,15 @@ where
         loop {
             match this.state.as_mut().project() {
                 StateProj::Start => {
-                    let timed = match core.begin_attempt() {
-                        Ok(timed) => timed,
-                        Err(error) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Err(error));
-                        }
-                    };
+                    if let Err(error) = core.begin_attempt() {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
+                    }
                     let future = (this.operation)();
                     core.attempts = core.attempts.saturating_add(1);
-                    this.state.set(State::Attempt { future, timed });
+                    this.state.set(State::Attempt { future });
                 }
-                StateProj::Attempt { future, timed } => {
-                    let timed = *timed;
+                StateProj::Attempt { future } => {
                     let error = match future.try_poll(cx) {
                         Poll::Ready(Ok(value)) => {
                             if let Some(budget) = &core.policy.budget {
@@ -550,7 +546,7 @@ where
                             if core.started.is_none() {
                                 core.started = Some(core.now());
                             }
-                            let fired = timed
+                            let fired = core.armed
                                 && core
                                     .sleep
                                     .as_mut()
@@ -558,7 +554,7 @@ where
                             if !fired {
                                 return Poll::Pending;
                             }
-                            if core.deadline.is_some_and(|deadline| core.now() >= deadline) {
+                            if core.deadline().is_some_and(|deadline| core.now() >= deadline) {
                                 let error = core.stop_at_deadline(None);
                                 this.state.set(State::Done);
                                 return Poll::Ready(Err(error));
@@ -566,7 +562,7 @@ where
                             None
                         }
                     };
-                    match core.after_failure(error, timed) {
+                    match core.after_failure(error) {
                         Ok(next) => this.state.set(next),
                         Err(error) => {
                             this.state.set(State::Done);
@@ -574,16 +570,15 @@ where
                         }
                     }
                 }
-                StateProj::Notify { hook, wake } => {
+                StateProj::Notify { hook } => {
                     if hook.poll(cx).is_pending() {
                         core.yielded = true;
                         return Poll::Pending;
                     }
-                    let wake = *wake;
-                    this.state.set(State::Sleep { wake });
+                    this.state.set(State::Sleep);
                 }
-                StateProj::Sleep { wake } => {
-                    if *wake {
+                StateProj::Sleep => {
+                    if core.armed {
                         if let Some(sleep) = core.sleep.as_mut() {
                             if Pin::new(sleep).poll(cx).is_pending() {
                                 core.yielded = true;
@@ -605,7 +600,7 @@ where
     }
 }
 
-impl<F, Fut, C, K, H> fmt::Debug for Retry<F, Fut, C, K, H>
+impl<F, Fut, C, K, H> fmt::Debug for Retry<'_, F, Fut, C, K, H>
 where
     Fut: TryFuture,
     C: Clock,
@@ -616,7 +611,7 @@ where
             State::Start => "start",
             State::Attempt { .. } => "attempt",
             State::Notify { .. } => "hook",
-            State::Sleep { .. } => "sleep",
+            State::Sleep => "sleep",
             State::Done => "done",
         };
         f.debug_struct("Retry")

@@ -38,7 +38,7 @@ pub trait Retryable<Fut: TryFuture>: FnMut() -> Fut + Sized {
     /// # Examples
     ///
     /// See [`Retryable`].
-    fn retry<C: Clock>(self, policy: &RetryPolicy<C>) -> Retry<Self, Fut, C>;
+    fn retry<C: Clock>(self, policy: &RetryPolicy<C>) -> Retry<'_, Self, Fut, C>;
 }
 
 impl<F, Fut> Retryable<Fut> for F
@@ -46,7 +46,7 @@ where
     F: FnMut() -> Fut,
     Fut: TryFuture,
 {
-    fn retry<C: Clock>(self, policy: &RetryPolicy<C>) -> Retry<Self, Fut, C> {
+    fn retry<C: Clock>(self, policy: &RetryPolicy<C>) -> Retry<'_, Self, Fut, C> {
         policy.retry(self)
     }
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 use asynchronously_time::{Clock, RealClock};
 
 use crate::backoff::BackoffKind;
+use crate::delays::Shape;
 use crate::{Backoff, Jitter, RetryBudget, RetryPolicy};
 
 /// Builds a [`RetryPolicy`]; [`build`](Self::build) validates every setting at once.
@@ -68,10 +69,12 @@ impl RetryPolicyBuilder {
     pub(crate) fn new() -> Self {
         RetryPolicyBuilder {
             policy: RetryPolicy {
-                backoff: Backoff::default(),
-                jitter: Jitter::None,
-                min_delay: Duration::ZERO,
-                max_delay: Duration::MAX,
+                shape: Shape {
+                    backoff: Backoff::default(),
+                    jitter: Jitter::None,
+                    min_delay: Duration::ZERO,
+                    max_delay: Duration::MAX,
+                },
                 max_retries: Some(3),
                 max_elapsed: None,
                 attempt_timeout: None,
@@ -103,7 +106,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.policy.backoff = backoff;
+        self.policy.shape.backoff = backoff;
         self
     }
 
@@ -124,7 +127,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn jitter(mut self, jitter: Jitter) -> Self {
-        self.policy.jitter = jitter;
+        self.policy.shape.jitter = jitter;
         self
     }
 
@@ -146,7 +149,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn min_delay(mut self, min_delay: Duration) -> Self {
-        self.policy.min_delay = min_delay;
+        self.policy.shape.min_delay = min_delay;
         self
     }
 
@@ -169,7 +172,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn max_delay(mut self, max_delay: Duration) -> Self {
-        self.policy.max_delay = max_delay;
+        self.policy.shape.max_delay = max_delay;
         self
     }
 
@@ -308,10 +311,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         let p = self.policy;
         RetryPolicyBuilder {
             policy: RetryPolicy {
-                backoff: p.backoff,
-                jitter: p.jitter,
-                min_delay: p.min_delay,
-                max_delay: p.max_delay,
+                shape: p.shape,
                 max_retries: p.max_retries,
                 max_elapsed: p.max_elapsed,
                 attempt_timeout: p.attempt_timeout,
@@ -345,16 +345,14 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     pub fn build(self) -> Result<RetryPolicy<C>, PolicyError> {
         let policy = self.policy;
-        if let BackoffKind::Exponential { factor, .. } = policy.backoff.kind {
+        if let BackoffKind::Exponential { factor, .. } = policy.shape.backoff.kind {
             if !(factor.is_finite() && factor >= 1.0) {
                 return Err(PolicyError::InvalidFactor { factor });
             }
         }
-        if policy.min_delay > policy.max_delay {
-            return Err(PolicyError::DelayBoundsReversed {
-                min: policy.min_delay,
-                max: policy.max_delay,
-            });
+        let Shape { min_delay, max_delay, .. } = policy.shape;
+        if min_delay > max_delay {
+            return Err(PolicyError::DelayBoundsReversed { min: min_delay, max: max_delay });
         }
         if policy.max_elapsed == Some(Duration::ZERO) {
             return Err(PolicyError::ZeroMaxElapsed);
