@@ -418,10 +418,9 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out.
-    fn after_failure<Fut>(
-        &mut self,
-        error: Option<E>,
-    ) -> Result<State<Fut, H::Future>, RetryError<E>>
+    ///
+    /// `Ok(Some(future))`: run the hook's future, then sleep; `Ok(None)`: sleep (or yield).
+    fn after_failure(&mut self, error: Option<E>) -> Result<Option<H::Future>, RetryError<E>>
     where
         K: Classify<E>,
         H: Hook<E>,
@@ -501,9 +500,9 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
                 error: if timed_out { None } else { self.last_error.as_ref() },
             };
             let hook = self.hook.on_retry(&attempt);
-            return Ok(State::Notify { hook });
+            return Ok(Some(hook));
         }
-        Ok(State::Sleep)
+        Ok(None)
     }
 }
 
@@ -563,7 +562,16 @@ where
                         }
                     };
                     match core.after_failure(error) {
-                        Ok(next) => this.state.set(next),
+                        Ok(Some(hook)) => this.state.set(State::Notify { hook }),
+                        Ok(None) => {
+                            this.state.set(State::Sleep);
+                            if !core.armed {
+                                // A zero delay: still let other tasks run before the next call.
+                                core.yielded = true;
+                                cx.waker().wake_by_ref();
+                                return Poll::Pending;
+                            }
+                        }
                         Err(error) => {
                             this.state.set(State::Done);
                             return Poll::Ready(Err(error));
