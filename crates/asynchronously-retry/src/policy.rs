@@ -14,7 +14,7 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 /// Whether and how often to retry: a reusable, validated value, built once and used at many
 /// call sites.
 ///
-/// A policy holds the schedule ([`Backoff`], [`Jitter`], delay bounds), the limits (retries,
+/// A policy holds the schedule ([`Backoff`](crate::Backoff), [`Jitter`](crate::Jitter), delay bounds), the limits (retries,
 /// total elapsed time including attempt time, per-attempt timeout), an optional shared
 /// [`RetryBudget`] and the [`Clock`] it measures time on. It is `Clone + Send + Sync`; cloning
 /// copies a few words (and bumps the budget's reference count).
@@ -61,7 +61,7 @@ pub struct RetryPolicy<C: Clock = RealClock> {
 impl RetryPolicy {
     /// Starts building a policy on the real clock.
     ///
-    /// Defaults: [`Backoff::exponential`]`(100 ms, 2.0)`, no jitter, delays in
+    /// Defaults: [`Backoff::exponential`](crate::Backoff::exponential)`(100 ms, 2.0)`, no jitter, delays in
     /// `[0, Duration::MAX]`, 3 retries (4 calls), no time limits, no budget.
     ///
     /// # Examples

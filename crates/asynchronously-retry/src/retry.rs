@@ -329,7 +329,8 @@ where
     /// ```
     /// use asynchronously_retry::RetryPolicy;
     ///
-    /// let retry = RetryPolicy::default().retry(|| async { Ok::<_, ()>(1) });
+    /// let policy = RetryPolicy::default();
+    /// let retry = policy.retry(|| async { Ok::<_, ()>(1) });
     /// assert_eq!(retry.attempts(), 0, "nothing runs before the first poll");
     /// ```
     pub fn attempts(&self) -> u32 {
