@@ -219,6 +219,15 @@ fn main() {
         );
     }
 
+    bench::note(
+        "retry/future-size",
+        &format!(
+            "ours {} bytes backon {} bytes (same operation)",
+            std::mem::size_of_val(&ours.retry(failing(10))),
+            std::mem::size_of_val(&failing(10).retry(theirs).sleep(yield_sleeper))
+        ),
+    );
+
     // Heap allocations: per call on success, per retry on the failure path.
     let iterations = 10_000;
     let success = allocations_per_op(iterations, || {

@@ -635,6 +635,17 @@ runtime_test!(
     }
 );
 
+runtime_test!(
+    async fn a_panicking_hook_reaches_the_caller_and_stops_further_calls() {
+        let calls = AtomicU32::new(0);
+        let policy =
+            RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+        let retry = policy.retry(flaky(&calls, 9)).on_retry(|_| panic!("hook exploded"));
+        assert!(AssertUnwindSafe(retry).catch_unwind().await.is_err());
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
 // ---- Errors ----
 
 runtime_test!(

@@ -391,13 +391,19 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// Starts an attempt: checks the deadline and arms the timer (sets `armed`).
+    #[inline]
     fn begin_attempt(&mut self) -> Result<(), RetryError<E>> {
         self.armed = false;
-        let max_elapsed = self.policy.max_elapsed;
-        let attempt_timeout = self.policy.attempt_timeout;
-        if max_elapsed.is_none() && attempt_timeout.is_none() {
+        if self.policy.max_elapsed.is_none() && self.policy.attempt_timeout.is_none() {
             return Ok(());
         }
+        self.begin_timed_attempt()
+    }
+
+    /// The part of [`begin_attempt`](Self::begin_attempt) for policies with time limits.
+    #[inline(never)]
+    fn begin_timed_attempt(&mut self) -> Result<(), RetryError<E>> {
+        let attempt_timeout = self.policy.attempt_timeout;
         let now = self.now();
         if self.started.is_none() {
             self.started = Some(now);
