@@ -57,6 +57,8 @@
 //!   `retry K/N` line. [`Retryable`] adds `.retry(&policy)` to closures.
 //! - **[`RetryBudget`]**: shared across policies; successes deposit, retries withdraw, with a
 //!   per-second floor — a retry storm stops at the budget.
+//! - **Logging**: no logging dependency by default; hooks see every retry. The optional
+//!   `tracing` feature also logs each retry as a WARN event (`retry K/N in DELAY`).
 //! - **[`RetryError`]**: why it stopped (exhausted, permanent, timed out, deadline, budget),
 //!   with the attempt count, the elapsed time and the last error.
 //!

@@ -41,6 +41,10 @@ use crate::{
 /// Polling it after it returned `Ready` panics. A panic in the operation, the classifier or
 /// a hook propagates to the caller polling it.
 ///
+/// With the `tracing` feature, each retry is also logged as a WARN event whose message is the
+/// [`Attempt`] line (`retry K/N in DELAY`), with `retry`, `elapsed`, `delay` and `timed_out`
+/// fields.
+///
 /// # Examples
 ///
 /// ```
@@ -463,7 +467,8 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             _ => scheduled,
         };
         let deadline = self.deadline();
-        if now.is_none() && (deadline.is_some() || !delay.is_zero() || H::ENABLED) {
+        let observed = H::ENABLED || cfg!(feature = "tracing");
+        if now.is_none() && (deadline.is_some() || !delay.is_zero() || observed) {
             now = Some(self.now());
         }
         let wake_at = now.and_then(|now| now.checked_add(delay));
@@ -498,7 +503,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             self.armed = false;
         }
         self.yielded = false;
-        if H::ENABLED {
+        if observed {
             let attempt = Attempt {
                 retry: attempts,
                 limit: self.policy.max_retries,
@@ -506,8 +511,17 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
                 delay,
                 error: if timed_out { None } else { self.last_error.as_ref() },
             };
-            let hook = self.hook.on_retry(&attempt);
-            return Ok(Some(hook));
+            #[cfg(feature = "tracing")]
+            tracing::warn!(
+                retry = attempt.retry,
+                elapsed = ?attempt.elapsed,
+                delay = ?attempt.delay,
+                timed_out = attempt.timed_out(),
+                "{attempt}"
+            );
+            if H::ENABLED {
+                return Ok(Some(self.hook.on_retry(&attempt)));
+            }
         }
         Ok(None)
     }
@@ -636,3 +650,6 @@ where
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests;
