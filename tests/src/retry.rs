@@ -1,1 +1,929 @@
-//! Behaviour tests of `asynchronously::retry`.
+//! Behaviour tests of `asynchronously::retry`, on virtual time, under every runtime.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use asynchronously::retry::{
+    Backoff, BudgetError, Jitter, PolicyError, Retry, RetryBudget, RetryError, RetryPolicy,
+    RetryPolicyBuilder, Retryable, Verdict,
+};
+use asynchronously::time::{Clock, VirtualClock};
+use futures::FutureExt;
+use futures::future;
+use proptest::prelude::*;
+
+use crate::runtime_test;
+
+// Compile-time promises: the policy and budget are shareable, and a retry of a `Send`
+// operation can be spawned on a multi-threaded runtime.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RetryPolicy>();
+    assert_send_sync::<RetryPolicy<VirtualClock>>();
+    assert_send_sync::<RetryBudget>();
+    assert_send_sync::<RetryError<std::io::Error>>();
+};
+
+fn assert_send<T: Send>(value: T) -> T {
+    value
+}
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+fn policy(clock: &VirtualClock) -> RetryPolicyBuilder<VirtualClock> {
+    RetryPolicy::builder().with_clock(clock.clone())
+}
+
+/// An operation that fails `failures` times with `"busy"`, then returns the call number.
+fn flaky(
+    calls: &AtomicU32,
+    failures: u32,
+) -> impl FnMut() -> future::Ready<Result<u32, &'static str>> {
+    move || {
+        let call = calls.fetch_add(1, Relaxed) + 1;
+        future::ready(if call <= failures { Err("busy") } else { Ok(call) })
+    }
+}
+
+/// Counts wake-ups, to see whether a future asked to be polled again.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, Relaxed);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, Relaxed);
+    }
+}
+
+// ---- Seed semantics ----
+
+runtime_test!(
+    async fn success_on_the_first_try_makes_one_call() {
+        let calls = AtomicU32::new(0);
+        let value =
+            RetryPolicy::builder().max_retries(5).build().unwrap().retry(flaky(&calls, 0)).await;
+        assert_eq!(value, Ok(1));
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+runtime_test!(
+    async fn two_failures_then_success_with_limit_five_makes_three_calls_and_returns_the_value() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy =
+            policy(&clock).backoff(Backoff::constant(ms(10))).max_retries(5).build().unwrap();
+        let (value, ()) =
+            future::join(policy.retry(flaky(&calls, 2)), clock.run_for(ms(1000))).await;
+        assert_eq!(value, Ok(3));
+        assert_eq!(calls.load(Relaxed), 3);
+    }
+);
+
+runtime_test!(
+    async fn limit_three_always_failing_makes_four_calls_and_returns_the_fourth_error() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy =
+            policy(&clock).backoff(Backoff::constant(ms(10))).max_retries(3).build().unwrap();
+        let operation = || {
+            let call = calls.fetch_add(1, Relaxed) + 1;
+            future::ready(Err::<(), _>(format!("failure {call}")))
+        };
+        let (result, ()) = future::join(policy.retry(operation), clock.run_for(ms(1000))).await;
+        match result {
+            Err(RetryError::Exhausted { attempts: 4, elapsed, last }) => {
+                assert_eq!(last, "failure 4");
+                assert_eq!(elapsed, ms(30));
+            }
+            other => panic!("expected Exhausted after 4 attempts, got {other:?}"),
+        }
+        assert_eq!(calls.load(Relaxed), 4);
+    }
+);
+
+runtime_test!(
+    async fn limit_zero_makes_exactly_one_call() {
+        let calls = AtomicU32::new(0);
+        let result =
+            RetryPolicy::builder().max_retries(0).build().unwrap().retry(flaky(&calls, 9)).await;
+        assert!(matches!(result, Err(RetryError::Exhausted { attempts: 1, last: "busy", .. })));
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+runtime_test!(
+    async fn an_error_the_filter_rejects_returns_at_once_after_one_call() {
+        let calls = AtomicU32::new(0);
+        let policy = RetryPolicy::builder().max_retries(5).build().unwrap();
+        let result = policy.retry(flaky(&calls, 9)).retry_if(|error| *error == "timeout").await;
+        match result {
+            Err(RetryError::Permanent { attempts: 1, error: "busy", .. }) => {}
+            other => panic!("expected a permanent error after 1 call, got {other:?}"),
+        }
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+runtime_test!(
+    async fn hook_messages_count_retries_from_one_to_the_limit() {
+        let calls = AtomicU32::new(0);
+        let policy = RetryPolicy::builder()
+            .backoff(Backoff::constant(Duration::ZERO))
+            .max_retries(2)
+            .build()
+            .unwrap();
+        let mut lines = Vec::new();
+        let _ = policy
+            .retry(flaky(&calls, 9))
+            .on_retry(|attempt| lines.push(attempt.to_string()))
+            .await;
+        assert_eq!(lines, ["retry 1/2 in 0ns", "retry 2/2 in 0ns"]);
+
+        let unlimited = RetryPolicy::builder()
+            .backoff(Backoff::constant(Duration::ZERO))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        let mut lines = Vec::new();
+        let calls = AtomicU32::new(0);
+        let value = unlimited
+            .retry(flaky(&calls, 2))
+            .on_retry(|attempt| lines.push(attempt.to_string()))
+            .await;
+        assert_eq!(value, Ok(3));
+        assert_eq!(lines, ["retry 1/unlimited in 0ns", "retry 2/unlimited in 0ns"]);
+    }
+);
+
+runtime_test!(
+    async fn unlimited_retries_keep_going_until_success() {
+        let calls = AtomicU32::new(0);
+        let policy = RetryPolicy::builder()
+            .backoff(Backoff::constant(Duration::ZERO))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        assert_eq!(policy.retry(flaky(&calls, 500)).await, Ok(501));
+    }
+);
+
+runtime_test!(
+    async fn the_hook_record_carries_number_limit_elapsed_delay_and_error() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::linear(ms(100), ms(100)))
+            .max_retries(2)
+            .build()
+            .unwrap();
+        let mut records = Vec::new();
+        let retry = policy.retry(flaky(&calls, 9)).on_retry(|attempt| {
+            records.push((
+                attempt.retry(),
+                attempt.limit(),
+                attempt.elapsed(),
+                attempt.delay(),
+                attempt.error().copied(),
+            ))
+        });
+        let (_, ()) = future::join(retry, clock.run_for(ms(1000))).await;
+        assert_eq!(
+            records,
+            [
+                (1, Some(2), ms(0), ms(100), Some("busy")),
+                (2, Some(2), ms(100), ms(200), Some("busy"))
+            ]
+        );
+    }
+);
+
+// ---- Timing on the virtual clock ----
+
+runtime_test!(
+    async fn time_between_attempts_equals_the_schedule_with_no_sleep_after_the_last_failure() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let policy = policy(&clock)
+            .backoff(Backoff::exponential(ms(100), 2.0))
+            .max_retries(3)
+            .build()
+            .unwrap();
+        let schedule: Vec<_> = policy.delays().collect();
+        assert_eq!(schedule, [ms(100), ms(200), ms(400)]);
+        let called_at = Mutex::new(Vec::new());
+        let operation = || {
+            called_at.lock().unwrap().push(clock.now() - start);
+            future::ready(Err::<(), _>("down"))
+        };
+        let (result, ()) = future::join(policy.retry(operation), clock.run_for(ms(5000))).await;
+        assert_eq!(*called_at.lock().unwrap(), [ms(0), ms(100), ms(300), ms(700)]);
+        let error = result.unwrap_err();
+        assert_eq!(error.elapsed(), ms(700), "no sleep after the last failure");
+        assert_eq!(error.attempts(), 4);
+    }
+);
+
+runtime_test!(
+    async fn a_seeded_jittered_retry_follows_the_policys_delays_exactly() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let policy = policy(&clock)
+            .backoff(Backoff::exponential(ms(100), 2.0))
+            .jitter(Jitter::Full)
+            .seed(99)
+            .max_retries(4)
+            .build()
+            .unwrap();
+        let mut expected = Vec::new();
+        let mut at = Duration::ZERO;
+        expected.push(at);
+        for delay in policy.delays() {
+            at += delay;
+            expected.push(at);
+        }
+        let called_at = Mutex::new(Vec::new());
+        let operation = || {
+            called_at.lock().unwrap().push(clock.now() - start);
+            future::ready(Err::<(), _>("down"))
+        };
+        let (_, ()) = future::join(policy.retry(operation), clock.run_for(ms(10_000))).await;
+        assert_eq!(*called_at.lock().unwrap(), expected);
+    }
+);
+
+runtime_test!(
+    async fn max_elapsed_counts_attempt_time_and_never_sleeps_past_the_deadline() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(100)))
+            .unlimited_retries()
+            .max_elapsed(ms(1000))
+            .build()
+            .unwrap();
+        // Each attempt takes 400 ms: 0–400 fails, sleep to 500, 500–900 fails; the next sleep
+        // would end at 1000 = the deadline, so it stops at 900 without sleeping.
+        let operation = || {
+            calls.fetch_add(1, Relaxed);
+            let clock = clock.clone();
+            async move {
+                clock.sleep(ms(400)).await;
+                Err::<(), _>("slow")
+            }
+        };
+        let (result, ()) = future::join(policy.retry(operation), clock.run_for(ms(5000))).await;
+        match result {
+            Err(RetryError::DeadlineExceeded { attempts: 2, elapsed, last: Some("slow") }) => {
+                assert_eq!(elapsed, ms(900));
+            }
+            other => panic!("expected the deadline after 2 attempts, got {other:?}"),
+        }
+        assert_eq!(calls.load(Relaxed), 2);
+    }
+);
+
+runtime_test!(
+    async fn an_attempt_running_at_the_deadline_is_cut_off() {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock).max_elapsed(ms(1000)).build().unwrap();
+        let operation = || {
+            let clock = clock.clone();
+            async move {
+                clock.sleep(ms(5000)).await;
+                Ok::<_, &str>(())
+            }
+        };
+        let (result, ()) = future::join(policy.retry(operation), clock.run_for(ms(10_000))).await;
+        match result {
+            Err(RetryError::DeadlineExceeded { attempts: 1, elapsed, last: None }) => {
+                assert_eq!(elapsed, ms(1000));
+            }
+            other => panic!("expected the attempt to be cut off at 1 s, got {other:?}"),
+        }
+        assert_eq!(clock.pending_sleepers(), 0, "the attempt and the timer were dropped");
+    }
+);
+
+runtime_test!(
+    async fn a_per_attempt_timeout_fires_and_counts_as_a_retryable_failure() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(10)))
+            .max_retries(2)
+            .attempt_timeout(ms(100))
+            .build()
+            .unwrap();
+        // The first two attempts hang; the third answers after 50 ms.
+        let operation = || {
+            let call = calls.fetch_add(1, Relaxed) + 1;
+            let clock = clock.clone();
+            async move {
+                clock.sleep(if call < 3 { ms(60_000) } else { ms(50) }).await;
+                Ok::<_, &str>(call)
+            }
+        };
+        let mut timed_out = Vec::new();
+        let retry = policy.retry(operation).on_retry(|attempt| timed_out.push(attempt.timed_out()));
+        let (result, ()) = future::join(retry, clock.run_for(ms(1000))).await;
+        assert_eq!(result, Ok(3));
+        assert_eq!(timed_out, [true, true]);
+        // 100 (timeout) + 10 + 100 (timeout) + 10 + 50.
+        assert_eq!(clock.elapsed(), ms(1000));
+    }
+);
+
+runtime_test!(
+    async fn the_last_attempt_timing_out_reports_timed_out_with_the_earlier_error() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(10)))
+            .max_retries(1)
+            .attempt_timeout(ms(100))
+            .build()
+            .unwrap();
+        let operation = || {
+            let call = calls.fetch_add(1, Relaxed) + 1;
+            let clock = clock.clone();
+            async move {
+                if call == 1 {
+                    return Err("refused");
+                }
+                clock.sleep(Duration::MAX).await;
+                Ok(())
+            }
+        };
+        let (result, ()) = future::join(policy.retry(operation), clock.run_for(ms(1000))).await;
+        match result {
+            Err(RetryError::TimedOut { attempts: 2, elapsed, last: Some("refused") }) => {
+                assert_eq!(elapsed, ms(110));
+            }
+            other => panic!("expected TimedOut after 2 attempts, got {other:?}"),
+        }
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+runtime_test!(
+    async fn retry_after_is_honoured_and_clamped_into_the_policy_bounds() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(500)))
+            .min_delay(ms(10))
+            .max_delay(ms(2000))
+            .max_retries(3)
+            .build()
+            .unwrap();
+        // The server asks for 300 ms, then 1 ms (raised to 10), then 60 s (capped to 2 s).
+        let asks = [ms(300), ms(1), ms(60_000), ms(0)];
+        let calls = AtomicU32::new(0);
+        let called_at = Mutex::new(Vec::new());
+        let operation = || {
+            let call = calls.fetch_add(1, Relaxed);
+            called_at.lock().unwrap().push(clock.now() - start);
+            future::ready(Err::<(), _>(asks[call as usize]))
+        };
+        let retry = policy.retry(operation).classify(|ask: &Duration| Verdict::RetryAfter(*ask));
+        let (_, ()) = future::join(retry, clock.run_for(ms(10_000))).await;
+        assert_eq!(*called_at.lock().unwrap(), [ms(0), ms(300), ms(310), ms(2310)]);
+    }
+);
+
+runtime_test!(
+    async fn retry_after_never_extends_past_the_deadline() {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock).unlimited_retries().max_elapsed(ms(1000)).build().unwrap();
+        let retry = policy
+            .retry(|| future::ready(Err::<(), _>("rate limited")))
+            .classify(|_| Verdict::RetryAfter(ms(5000)));
+        let (result, ()) = future::join(retry, clock.run_for(ms(10_000))).await;
+        assert!(
+            matches!(result, Err(RetryError::DeadlineExceeded { attempts: 1, .. })),
+            "{result:?}"
+        );
+        assert_eq!(result.unwrap_err().elapsed(), Duration::ZERO, "it gave up without sleeping");
+    }
+);
+
+runtime_test!(
+    async fn the_async_hook_runs_before_the_delay_without_lengthening_it() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let policy =
+            policy(&clock).backoff(Backoff::constant(ms(100))).max_retries(2).build().unwrap();
+        let called_at = Mutex::new(Vec::new());
+        let hooks_done = Mutex::new(Vec::new());
+        let operation = || {
+            called_at.lock().unwrap().push(clock.now() - start);
+            future::ready(Err::<(), _>("down"))
+        };
+        let retry = policy.retry(operation).on_retry_async(|attempt| {
+            let (clock, hooks_done, retry) = (clock.clone(), &hooks_done, attempt.retry());
+            async move {
+                clock.sleep(ms(30)).await;
+                hooks_done.lock().unwrap().push((retry, clock.now() - start));
+            }
+        });
+        let (_, ()) = future::join(retry, clock.run_for(ms(1000))).await;
+        assert_eq!(*hooks_done.lock().unwrap(), [(1, ms(30)), (2, ms(130))]);
+        assert_eq!(*called_at.lock().unwrap(), [ms(0), ms(100), ms(200)]);
+    }
+);
+
+// ---- Cancellation and scheduling ----
+
+runtime_test!(
+    async fn dropping_the_future_mid_sleep_stops_further_calls() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy =
+            policy(&clock).backoff(Backoff::constant(ms(100))).max_retries(5).build().unwrap();
+        {
+            let mut retry = pin!(policy.retry(flaky(&calls, 9)));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(retry.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(calls.load(Relaxed), 1);
+            assert_eq!(clock.pending_sleepers(), 1, "sleeping before the retry");
+            clock.advance(ms(50));
+            assert!(retry.as_mut().poll(&mut cx).is_pending());
+        }
+        assert_eq!(clock.pending_sleepers(), 0, "the dropped retry cancelled its sleep");
+        clock.advance(ms(10_000));
+        assert_eq!(calls.load(Relaxed), 1, "no call after the drop");
+    }
+);
+
+runtime_test!(
+    async fn dropping_at_every_await_point_stops_everything() {
+        // Each attempt awaits a 40 ms sleep and fails; delays are 100 ms; 3 retries.
+        for polls in 0..12 {
+            let clock = VirtualClock::new();
+            let calls = AtomicU32::new(0);
+            let running = Arc::new(AtomicU32::new(0));
+            let policy = policy(&clock)
+                .backoff(Backoff::constant(ms(100)))
+                .max_retries(3)
+                .attempt_timeout(ms(1000))
+                .build()
+                .unwrap();
+            let operation = || {
+                calls.fetch_add(1, Relaxed);
+                let (clock, running) = (clock.clone(), Arc::clone(&running));
+                async move {
+                    running.fetch_add(1, Relaxed);
+                    let _guard = scopeguard(running);
+                    clock.sleep(ms(40)).await;
+                    Err::<(), _>("down")
+                }
+            };
+            let mut retry = Box::pin(policy.retry(operation).on_retry_async(|_| {
+                let clock = clock.clone();
+                async move { clock.sleep(ms(5)).await }
+            }));
+            let mut cx = Context::from_waker(Waker::noop());
+            let mut finished = false;
+            for _ in 0..polls {
+                if retry.as_mut().poll(&mut cx).is_ready() {
+                    finished = true;
+                    break;
+                }
+                // Move to the next deadline so every await point is reached in turn.
+                if let Some(next) = clock.next_deadline() {
+                    clock.advance_to(next);
+                }
+            }
+            let calls_before = calls.load(Relaxed);
+            drop(retry);
+            assert_eq!(running.load(Relaxed), 0, "after {polls} polls the attempt was dropped");
+            assert_eq!(clock.pending_sleepers(), 0, "after {polls} polls no sleep is left");
+            clock.advance(ms(10_000));
+            assert_eq!(calls.load(Relaxed), calls_before, "no call after the drop");
+            if finished {
+                assert_eq!(calls_before, 4);
+            }
+        }
+    }
+);
+
+/// Decrements `running` when dropped.
+fn scopeguard(running: Arc<AtomicU32>) -> impl Drop {
+    struct Guard(Arc<AtomicU32>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Relaxed);
+        }
+    }
+    Guard(running)
+}
+
+runtime_test!(
+    async fn zero_delay_retries_yield_to_the_executor_between_attempts() {
+        let calls = AtomicU32::new(0);
+        let policy = RetryPolicy::builder()
+            .backoff(Backoff::constant(Duration::ZERO))
+            .max_retries(3)
+            .build()
+            .unwrap();
+        let mut retry = pin!(policy.retry(flaky(&calls, 9)));
+        let waker = Arc::new(CountingWaker::default());
+        let waker_handle = Waker::from(Arc::clone(&waker));
+        let mut cx2 = Context::from_waker(&waker_handle);
+        for expected_calls in 1..=3 {
+            assert!(retry.as_mut().poll(&mut cx2).is_pending(), "a zero-delay retry yields");
+            assert_eq!(calls.load(Relaxed), expected_calls, "one attempt per poll");
+            assert_eq!(
+                waker.0.load(Relaxed),
+                expected_calls as usize,
+                "and asks to be polled again"
+            );
+        }
+        assert!(matches!(
+            retry.as_mut().poll(&mut cx2),
+            Poll::Ready(Err(RetryError::Exhausted { attempts: 4, .. }))
+        ));
+    }
+);
+
+runtime_test!(
+    async fn a_zero_delay_retry_loop_lets_another_task_progress() {
+        let policy = RetryPolicy::builder()
+            .backoff(Backoff::constant(Duration::ZERO))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        let flag = AtomicU32::new(0);
+        // The operation succeeds only once the other task has run.
+        let retry =
+            policy.retry(|| future::ready(if flag.load(Relaxed) == 1 { Ok(()) } else { Err(()) }));
+        let other = async {
+            crate::runtime::yield_now().await;
+            flag.store(1, Relaxed);
+        };
+        let (result, ()) = future::join(retry, other).await;
+        assert_eq!(result, Ok(()));
+    }
+);
+
+runtime_test!(
+    async fn a_spawned_retry_runs_on_every_runtime(rt) {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock).backoff(Backoff::constant(ms(100))).max_retries(3).build().unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&calls);
+        // The retry borrows its policy: the task owns a clone.
+        let task = rt.spawn(assert_send(async move {
+            policy
+                .retry(move || {
+                    let call = counter.fetch_add(1, Relaxed) + 1;
+                    future::ready(if call < 3 { Err("busy") } else { Ok(call) })
+                })
+                .await
+        }));
+        // `run_for` only steps through registered sleeps: wait until the task sleeps.
+        while clock.pending_sleepers() == 0 {
+            crate::runtime::yield_now().await;
+        }
+        let (result, ()) = future::join(task, clock.run_for(ms(1000))).await;
+        assert_eq!(result, Ok(3));
+        assert_eq!(calls.load(Relaxed), 3);
+    }
+);
+
+runtime_test!(
+    async fn the_extension_trait_retries_a_closure_with_a_policy() {
+        let calls = AtomicU32::new(0);
+        let policy =
+            RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+        assert_eq!(flaky(&calls, 1).retry(&policy).await, Ok(2));
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_operation_reaches_the_caller_and_the_policy_stays_usable() {
+        let policy =
+            RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+        let panicked = AssertUnwindSafe(policy.retry(|| async { panic!("operation exploded") }))
+            .catch_unwind()
+            .await;
+        let message = panicked.map(|_: Result<(), RetryError<()>>| ()).unwrap_err();
+        assert_eq!(message.downcast_ref::<&str>(), Some(&"operation exploded"));
+        let calls = AtomicU32::new(0);
+        assert_eq!(policy.retry(flaky(&calls, 1)).await, Ok(2));
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_classifier_reaches_the_caller() {
+        let policy = RetryPolicy::builder().build().unwrap();
+        let retry = policy
+            .retry(|| future::ready(Err::<(), _>("x")))
+            .classify(|_| panic!("classifier exploded"));
+        assert!(AssertUnwindSafe(retry).catch_unwind().await.is_err());
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_hook_reaches_the_caller_and_stops_further_calls() {
+        let calls = AtomicU32::new(0);
+        let policy =
+            RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).build().unwrap();
+        let retry = policy.retry(flaky(&calls, 9)).on_retry(|_| panic!("hook exploded"));
+        assert!(AssertUnwindSafe(retry).catch_unwind().await.is_err());
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+// ---- Errors ----
+
+runtime_test!(
+    async fn bad_settings_are_typed_errors_at_build_time() {
+        for factor in [f64::NAN, f64::INFINITY, -2.0, 0.5] {
+            let built = RetryPolicy::builder().backoff(Backoff::exponential(ms(1), factor)).build();
+            assert!(matches!(built, Err(PolicyError::InvalidFactor { .. })), "factor {factor}");
+        }
+        let reversed = RetryPolicy::builder().min_delay(ms(10)).max_delay(ms(1)).build();
+        assert_eq!(
+            reversed.unwrap_err(),
+            PolicyError::DelayBoundsReversed { min: ms(10), max: ms(1) }
+        );
+        assert_eq!(
+            RetryPolicy::builder().max_elapsed(Duration::ZERO).build().unwrap_err(),
+            PolicyError::ZeroMaxElapsed
+        );
+        assert_eq!(
+            RetryPolicy::builder().attempt_timeout(Duration::ZERO).build().unwrap_err(),
+            PolicyError::ZeroAttemptTimeout
+        );
+        let message = RetryPolicy::builder()
+            .backoff(Backoff::exponential(ms(1), -2.0))
+            .build()
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("-2") && message.contains("at least 1.0"), "{message}");
+        for ratio in [f64::NAN, -0.1, f64::INFINITY, 1001.0] {
+            assert!(matches!(RetryBudget::new(ratio, 1, 1), Err(BudgetError::InvalidRatio { .. })));
+        }
+    }
+);
+
+runtime_test!(
+    async fn duration_max_limits_mean_never_and_do_not_panic() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(Duration::ZERO))
+            .max_elapsed(Duration::MAX)
+            .attempt_timeout(Duration::MAX)
+            .max_delay(Duration::MAX)
+            .max_retries(3)
+            .build()
+            .unwrap();
+        let (result, ()) =
+            future::join(policy.retry(flaky(&calls, 2)), clock.run_for(ms(10))).await;
+        assert_eq!(result, Ok(3));
+    }
+);
+
+runtime_test!(
+    async fn a_duration_max_delay_sleeps_forever_instead_of_panicking() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(Duration::MAX))
+            .max_retries(1)
+            .build()
+            .unwrap();
+        let mut retry = pin!(policy.retry(flaky(&calls, 9)));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(retry.as_mut().poll(&mut cx).is_pending());
+        clock.advance(Duration::MAX);
+        assert!(retry.as_mut().poll(&mut cx).is_pending());
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+runtime_test!(
+    async fn the_final_error_reports_attempts_elapsed_and_the_last_error() {
+        let clock = VirtualClock::new();
+        let policy =
+            policy(&clock).backoff(Backoff::constant(ms(250))).max_retries(2).build().unwrap();
+        let (result, ()) = future::join(
+            policy.retry(|| future::ready(Err::<(), _>(std::io::Error::other("disk on fire")))),
+            clock.run_for(ms(1000)),
+        )
+        .await;
+        let error = result.unwrap_err();
+        assert_eq!(error.attempts(), 3);
+        assert_eq!(error.elapsed(), ms(500));
+        assert_eq!(error.to_string(), "operation failed after 3 attempts; no retries left");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
+        assert_eq!(error.into_last_error().map(|e| e.to_string()).as_deref(), Some("disk on fire"));
+    }
+);
+
+// ---- Budget ----
+
+runtime_test!(
+    async fn a_burst_of_failures_exhausts_the_budget_and_successes_refill_it() {
+        let clock = VirtualClock::new();
+        let budget = RetryBudget::with_clock(clock.clone(), 0.5, 0, 10).unwrap();
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(Duration::ZERO))
+            .max_retries(100)
+            .budget(budget.clone())
+            .build()
+            .unwrap();
+        // Ten successes earn five retries.
+        for _ in 0..10 {
+            assert_eq!(policy.retry(|| future::ready(Ok::<_, ()>(()))).await, Ok(()));
+        }
+        assert_eq!(budget.available(), 5);
+        // A burst of failures spends them, then stops on the budget.
+        let calls = AtomicU32::new(0);
+        let result = policy.retry(flaky(&calls, u32::MAX)).await;
+        match result {
+            Err(RetryError::BudgetExhausted { attempts: 6, last: Some("busy"), .. }) => {}
+            other => panic!("expected the budget to stop after 5 retries, got {other:?}"),
+        }
+        assert_eq!(budget.available(), 0);
+        // Another call site sharing the budget cannot retry either...
+        let calls = AtomicU32::new(0);
+        assert!(matches!(
+            policy.retry(flaky(&calls, 1)).await,
+            Err(RetryError::BudgetExhausted { attempts: 1, .. })
+        ));
+        // ...until successes refill it.
+        for _ in 0..2 {
+            let _ = policy.retry(|| future::ready(Ok::<_, &str>(0))).await;
+        }
+        let calls = AtomicU32::new(0);
+        assert_eq!(policy.retry(flaky(&calls, 1)).await, Ok(2));
+    }
+);
+
+runtime_test!(
+    async fn the_budget_floor_allows_a_few_retries_per_second_of_clock_time() {
+        let clock = VirtualClock::new();
+        let budget = RetryBudget::with_clock(clock.clone(), 0.0, 2, 0).unwrap();
+        assert!(budget.try_withdraw() && budget.try_withdraw());
+        assert!(!budget.try_withdraw(), "two per second");
+        clock.advance(ms(499));
+        assert!(!budget.try_withdraw());
+        clock.advance(ms(1));
+        assert!(budget.try_withdraw(), "refilled after half a second");
+        clock.advance(Duration::from_secs(3600));
+        assert!(budget.try_withdraw() && budget.try_withdraw());
+        assert!(!budget.try_withdraw(), "the floor holds at most one second's worth");
+    }
+);
+
+runtime_test!(
+    async fn a_shared_budget_is_consistent_under_concurrent_use(rt) {
+        let budget = RetryBudget::new(1.0, 0, 1_000_000).unwrap();
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let budget = budget.clone();
+                rt.spawn(async move {
+                    for _ in 0..1000 {
+                        budget.deposit();
+                    }
+                    let mut taken = 0;
+                    for _ in 0..500 {
+                        taken += u32::from(budget.try_withdraw());
+                    }
+                    taken
+                })
+            })
+            .collect();
+        let taken: u32 = future::join_all(tasks).await.into_iter().sum();
+        assert_eq!(taken, 2000);
+        assert_eq!(budget.available(), 2000);
+    }
+);
+
+// ---- Schedules (properties) ----
+
+fn backoffs() -> impl Strategy<Value = Backoff> {
+    let duration = prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::MAX),
+        (0u64..10_000_000_000).prop_map(Duration::from_nanos),
+        any::<u64>().prop_map(Duration::from_secs),
+    ];
+    let factor = prop_oneof![Just(1.0), Just(1e300), 1.0f64..10.0];
+    prop_oneof![
+        duration.clone().prop_map(Backoff::constant),
+        (duration.clone(), duration.clone())
+            .prop_map(|(initial, step)| Backoff::linear(initial, step)),
+        (duration.clone(), factor)
+            .prop_map(|(initial, factor)| Backoff::exponential(initial, factor)),
+        duration.clone().prop_map(Backoff::fibonacci),
+        duration.prop_map(Backoff::decorrelated_jitter),
+    ]
+}
+
+fn jitters() -> impl Strategy<Value = Jitter> {
+    prop_oneof![Just(Jitter::None), Just(Jitter::Full), Just(Jitter::Equal)]
+}
+
+fn bounds() -> impl Strategy<Value = (Duration, Duration)> {
+    let duration = prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::MAX),
+        (0u64..100_000_000_000).prop_map(Duration::from_nanos),
+    ];
+    (duration.clone(), duration).prop_map(|(a, b)| (a.min(b), a.max(b)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn every_delay_of_every_backoff_and_jitter_lies_within_the_bounds(
+        backoff in backoffs(),
+        jitter in jitters(),
+        (min, max) in bounds(),
+        seed in any::<u64>(),
+    ) {
+        let policy = RetryPolicy::builder()
+            .backoff(backoff)
+            .jitter(jitter)
+            .min_delay(min)
+            .max_delay(max)
+            .seed(seed)
+            .max_retries(300)
+            .build()
+            .unwrap();
+        let mut count = 0;
+        for delay in policy.delays() {
+            prop_assert!(delay >= min && delay <= max, "{delay:?} outside [{min:?}, {max:?}]");
+            count += 1;
+        }
+        prop_assert_eq!(count, 300);
+    }
+
+    #[test]
+    fn schedules_never_overflow_for_huge_attempt_counts(
+        backoff in backoffs(),
+        jitter in jitters(),
+        seed in any::<u64>(),
+    ) {
+        let policy = RetryPolicy::builder()
+            .backoff(backoff)
+            .jitter(jitter)
+            .seed(seed)
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        // 20 000 steps: far past the point where every growth saturates at Duration::MAX.
+        let last = policy.delays().nth(20_000);
+        prop_assert!(last.is_some());
+        let mut limited = RetryPolicy::builder().backoff(backoff).max_retries(u32::MAX).build().unwrap().delays();
+        prop_assert_eq!(limited.size_hint().0, u32::MAX as usize);
+        prop_assert!(limited.nth(1000).is_some());
+    }
+
+    #[test]
+    fn growing_backoffs_without_jitter_never_shrink(backoff in backoffs(), (min, max) in bounds()) {
+        prop_assume!(!matches!(format!("{backoff:?}"), s if s.contains("Decorrelated")));
+        let policy = RetryPolicy::builder().backoff(backoff).min_delay(min).max_delay(max).max_retries(200).build().unwrap();
+        let delays: Vec<_> = policy.delays().collect();
+        prop_assert!(delays.windows(2).all(|pair| pair[0] <= pair[1]), "{delays:?}");
+    }
+}
+
+#[test]
+fn a_seeded_policy_repeats_its_schedule_and_unseeded_ones_differ() {
+    let seeded =
+        RetryPolicy::builder().jitter(Jitter::Full).seed(5).max_retries(20).build().unwrap();
+    assert!(seeded.delays().eq(seeded.delays()));
+    let unseeded = RetryPolicy::builder().jitter(Jitter::Full).max_retries(20).build().unwrap();
+    assert!(!unseeded.delays().eq(unseeded.delays()), "each schedule draws its own seed");
+}
+
+#[test]
+fn the_retry_future_is_debug_and_counts_attempts() {
+    let policy = RetryPolicy::default();
+    let retry: Retry<'_, _, _> = policy.retry(|| future::ready(Ok::<_, ()>(())));
+    assert_eq!(retry.attempts(), 0);
+    assert!(format!("{retry:?}").contains("attempts: 0"));
+}
+
+#[expect(dead_code, reason = "compile-time check that the future is Send")]
+fn the_retry_future_of_a_send_operation_is_send(policy: &RetryPolicy) -> impl Future + Send + '_ {
+    policy.retry(|| async { Ok::<_, std::io::Error>(()) })
+}

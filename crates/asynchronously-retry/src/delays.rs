@@ -1,0 +1,196 @@
+use std::hash::{BuildHasher, RandomState};
+use std::iter::FusedIterator;
+use std::time::Duration;
+
+use crate::backoff::BackoffKind;
+use crate::{Backoff, Jitter};
+
+/// The schedule of a [`RetryPolicy`](crate::RetryPolicy): the delay before each retry, in
+/// order. Returned by [`RetryPolicy::delays`](crate::RetryPolicy::delays).
+///
+/// It yields one delay per allowed retry (forever when retries are unlimited). Every delay
+/// lies within the policy's `[min_delay, max_delay]`, jitter included. Arithmetic saturates:
+/// it never overflows or panics, whatever the attempt count or inputs.
+///
+/// A [`Retry`](crate::Retry) follows exactly this schedule (a seeded policy gives the same
+/// numbers), except where the classifier answers
+/// [`Verdict::RetryAfter`](crate::Verdict::RetryAfter).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// use asynchronously_retry::{Backoff, RetryPolicy};
+///
+/// let policy = RetryPolicy::builder()
+///     .backoff(Backoff::exponential(Duration::from_secs(1), 3.0))
+///     .max_retries(4)
+///     .build()?;
+/// let delays: Vec<u64> = policy.delays().map(|d| d.as_secs()).collect();
+/// assert_eq!(delays, [1, 3, 9, 27]);
+/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "iterators do nothing unless consumed"]
+pub struct Delays {
+    shape: Shape,
+    cursor: Cursor,
+    /// Retries left to yield; `None` = unlimited.
+    remaining: Option<u32>,
+}
+
+/// The settings of a schedule, held by the policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Shape {
+    pub(crate) backoff: Backoff,
+    pub(crate) jitter: Jitter,
+    pub(crate) min_delay: Duration,
+    pub(crate) max_delay: Duration,
+}
+
+/// The moving part of a schedule: small, so a [`Retry`](crate::Retry) stays small.
+#[derive(Debug, Clone)]
+pub(crate) struct Cursor {
+    /// The backoff's raw delay for the next retry (constant, linear, exponential, fibonacci),
+    /// or the previous delay (decorrelated jitter).
+    current: Duration,
+    /// The fibonacci successor of `current`.
+    next: Duration,
+    rng: SplitMix64,
+}
+
+impl Delays {
+    pub(crate) fn new(shape: Shape, remaining: Option<u32>, seed: Option<u64>) -> Self {
+        Delays { shape, cursor: Cursor::new(&shape, seed), remaining }
+    }
+}
+
+impl Cursor {
+    pub(crate) fn new(shape: &Shape, seed: Option<u64>) -> Self {
+        let initial = match shape.backoff.kind {
+            BackoffKind::Constant(initial)
+            | BackoffKind::Linear { initial, .. }
+            | BackoffKind::Exponential { initial, .. }
+            | BackoffKind::Fibonacci(initial)
+            | BackoffKind::DecorrelatedJitter(initial) => initial,
+        };
+        let random = shape.backoff.is_random() || shape.jitter != Jitter::None;
+        // A fresh `RandomState` has per-instance keys, so unseeded schedules differ between
+        // retries and clients do not jitter in lockstep. Only paid for when randomness is used.
+        let seed = match seed {
+            Some(seed) => seed,
+            None if random => RandomState::new().hash_one(0x5eed_u64),
+            None => 0,
+        };
+        Cursor { current: initial, next: initial, rng: SplitMix64(seed) }
+    }
+
+    /// Computes the delay before the next retry.
+    #[inline]
+    pub(crate) fn next_delay(&mut self, shape: &Shape) -> Duration {
+        let max_delay = shape.max_delay;
+        let raw = match shape.backoff.kind {
+            BackoffKind::Constant(delay) => delay,
+            BackoffKind::Linear { step, .. } => {
+                let delay = self.current;
+                if delay < max_delay {
+                    self.current = delay.saturating_add(step);
+                }
+                delay
+            }
+            BackoffKind::Exponential { factor, .. } => {
+                let delay = self.current;
+                if delay < max_delay {
+                    self.current = mul_saturating(delay, factor);
+                }
+                delay
+            }
+            BackoffKind::Fibonacci(_) => {
+                let delay = self.current;
+                if delay < max_delay {
+                    let sum = self.current.saturating_add(self.next);
+                    self.current = self.next;
+                    self.next = sum;
+                }
+                delay
+            }
+            BackoffKind::DecorrelatedJitter(base) => {
+                let upper = self.current.saturating_mul(3).min(max_delay).max(base);
+                let delay = base.saturating_add(self.rng.below(upper.saturating_sub(base)));
+                self.current = delay;
+                delay
+            }
+        };
+        let capped = raw.min(max_delay);
+        let jittered = match shape.jitter {
+            Jitter::None => capped,
+            Jitter::Full => self.rng.below(capped),
+            Jitter::Equal => {
+                let half = capped / 2;
+                half + self.rng.below(capped - half)
+            }
+        };
+        jittered.clamp(shape.min_delay, max_delay)
+    }
+}
+
+impl Iterator for Delays {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if let Some(remaining) = &mut self.remaining {
+            *remaining = remaining.checked_sub(1)?;
+        }
+        Some(self.cursor.next_delay(&self.shape))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self.remaining {
+            Some(remaining) => {
+                let remaining = usize::try_from(remaining).unwrap_or(usize::MAX);
+                (remaining, Some(remaining))
+            }
+            None => (usize::MAX, None),
+        }
+    }
+}
+
+impl FusedIterator for Delays {}
+
+/// `duration * factor`, saturating at [`Duration::MAX`]; `factor` is finite and `>= 1.0`.
+///
+/// The `f64` round trip can round a large duration down; growth never shrinks it.
+fn mul_saturating(duration: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(duration.as_secs_f64() * factor)
+        .map_or(Duration::MAX, |product| product.max(duration))
+}
+
+/// splitmix64: a tiny, fast, well-distributed generator; plenty for jitter.
+#[derive(Debug, Clone)]
+struct SplitMix64(u64);
+
+impl SplitMix64 {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniformly random duration in `[0, bound]`.
+    fn below(&mut self, bound: Duration) -> Duration {
+        let nanos = bound.as_nanos();
+        // `nanos < 2^94`, so the product fits in u128 after splitting: (r * nanos) >> 64.
+        let r = u128::from(self.next_u64());
+        let high = (nanos >> 64) * r + (((nanos & u128::from(u64::MAX)) * r) >> 64);
+        let picked = high.min(nanos);
+        let secs = u64::try_from(picked / 1_000_000_000).unwrap_or(u64::MAX);
+        let subsec = u32::try_from(picked % 1_000_000_000).unwrap_or(0);
+        Duration::new(secs, subsec)
+    }
+}
+
+#[cfg(test)]
+mod tests;

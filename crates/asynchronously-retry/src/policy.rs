@@ -1,0 +1,195 @@
+use std::fmt;
+use std::time::Duration;
+
+use asynchronously_time::{Clock, RealClock};
+use futures::TryFuture;
+
+use crate::delays::Shape;
+use crate::{Delays, Retry, RetryBudget};
+
+mod builder;
+
+pub use self::builder::{PolicyError, RetryPolicyBuilder};
+
+/// Whether and how often to retry: a reusable, validated value, built once and used at many
+/// call sites.
+///
+/// A policy holds the schedule ([`Backoff`](crate::Backoff), [`Jitter`](crate::Jitter), delay bounds), the limits (retries,
+/// total elapsed time including attempt time, per-attempt timeout), an optional shared
+/// [`RetryBudget`] and the [`Clock`] it measures time on. It is `Clone + Send + Sync`; cloning
+/// copies a few words (and bumps the budget's reference count).
+///
+/// What to retry (classification) and what to report (hooks) belong to each call site and are
+/// set on the [`Retry`] future.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::time::Duration;
+///
+/// use asynchronously_retry::{Backoff, RetryPolicy};
+///
+/// let policy = RetryPolicy::builder()
+///     .backoff(Backoff::exponential(Duration::from_millis(1), 2.0))
+///     .max_retries(4)
+///     .build()?;
+///
+/// let mut calls = 0;
+/// let value = policy
+///     .retry(|| {
+///         calls += 1;
+///         let call = calls;
+///         async move { if call < 3 { Err(std::io::Error::other("busy")) } else { Ok(call) } }
+///     })
+///     .await?;
+/// assert_eq!(value, 3);
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct RetryPolicy<C: Clock = RealClock> {
+    pub(crate) shape: Shape,
+    pub(crate) max_retries: Option<u32>,
+    pub(crate) max_elapsed: Option<Duration>,
+    pub(crate) attempt_timeout: Option<Duration>,
+    pub(crate) seed: Option<u64>,
+    pub(crate) budget: Option<RetryBudget<C>>,
+    pub(crate) clock: C,
+}
+
+impl RetryPolicy {
+    /// Starts building a policy on the real clock.
+    ///
+    /// Defaults: [`Backoff::exponential`](crate::Backoff::exponential)`(100 ms, 2.0)`, no jitter, delays in
+    /// `[0, Duration::MAX]`, 3 retries (4 calls), no time limits, no budget.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_retry::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::builder().max_retries(10).build()?;
+    /// assert_eq!(policy.max_retries(), Some(10));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// ```
+    pub fn builder() -> RetryPolicyBuilder {
+        RetryPolicyBuilder::new()
+    }
+}
+
+impl<C: Clock> RetryPolicy<C> {
+    /// Returns a future that calls `operation` until it succeeds or this policy gives up.
+    ///
+    /// The future borrows the policy; to spawn it, move a clone of the policy into the task
+    /// (`async move { policy.retry(op).await }`).
+    /// Narrow what is retried with [`Retry::retry_if`] or [`Retry::classify`]; observe
+    /// retries with [`Retry::on_retry`] or [`Retry::on_retry_async`].
+    ///
+    /// # Cancel safety
+    ///
+    /// See [`Retry`]: dropping it stops everything.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{Backoff, RetryError, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder().max_retries(2).backoff(Backoff::constant(Duration::ZERO)).build()?;
+    /// let result = policy.retry(|| async { Err::<(), _>("down") }).await;
+    /// assert!(matches!(result, Err(RetryError::Exhausted { attempts: 3, last: "down", .. })));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn retry<F, Fut>(&self, operation: F) -> Retry<'_, F, Fut, C>
+    where
+        F: FnMut() -> Fut,
+        Fut: TryFuture,
+    {
+        Retry::new(self, operation)
+    }
+
+    /// Returns the schedule: the delay before each retry, one per allowed retry.
+    ///
+    /// Unseeded policies with jitter give a different schedule each call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    ///
+    /// let policy = RetryPolicy::builder()
+    ///     .backoff(Backoff::linear(Duration::from_secs(1), Duration::from_secs(1)))
+    ///     .max_retries(3)
+    ///     .build()?;
+    /// assert_eq!(policy.delays().collect::<Vec<_>>(), [1, 2, 3].map(Duration::from_secs));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// ```
+    pub fn delays(&self) -> Delays {
+        Delays::new(self.shape, self.max_retries, self.seed)
+    }
+
+    /// Returns the retry limit: `Some(n)` allows `n + 1` calls, `None` is unlimited.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_retry::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::builder().unlimited_retries().build()?;
+    /// assert_eq!(policy.max_retries(), None);
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// ```
+    pub fn max_retries(&self) -> Option<u32> {
+        self.max_retries
+    }
+
+    /// Returns the clock this policy measures time on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously_time::RealClock;
+    ///
+    /// let policy = RetryPolicy::default();
+    /// assert_eq!(*policy.clock(), RealClock);
+    /// ```
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+}
+
+impl Default for RetryPolicy {
+    /// The [`builder`](RetryPolicy::builder)'s defaults.
+    fn default() -> Self {
+        RetryPolicyBuilder::new().into_policy()
+    }
+}
+
+impl<C: Clock> fmt::Debug for RetryPolicy<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RetryPolicy")
+            .field("backoff", &self.shape.backoff)
+            .field("jitter", &self.shape.jitter)
+            .field("min_delay", &self.shape.min_delay)
+            .field("max_delay", &self.shape.max_delay)
+            .field("max_retries", &self.max_retries)
+            .field("max_elapsed", &self.max_elapsed)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("seed", &self.seed)
+            .field("budget", &self.budget)
+            .field("clock", &self.clock)
+            .finish()
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<RetryPolicy>();
+};
