@@ -89,6 +89,7 @@ struct Waiter {
 }
 
 impl<'a, C: Clock> Acquire<'a, C> {
+    #[inline]
     pub(crate) fn new(
         semaphore: &'a PrioritySemaphore<C>,
         permits: usize,
@@ -99,6 +100,7 @@ impl<'a, C: Clock> Acquire<'a, C> {
 }
 
 impl<C: Clock> AcquireOwned<C> {
+    #[inline]
     pub(crate) fn new(
         semaphore: Arc<PrioritySemaphore<C>>,
         permits: usize,
@@ -109,11 +111,29 @@ impl<C: Clock> AcquireOwned<C> {
 }
 
 impl Waiter {
+    #[inline]
     fn new(permits: usize, priority: Option<Priority>) -> Waiter {
         Waiter { permits, priority, slot: None, done: false }
     }
 
+    #[inline]
     fn poll<C: Clock>(
+        &mut self,
+        semaphore: &PrioritySemaphore<C>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<Priority, AcquireError>> {
+        // The uncontended first poll: one compare-and-swap, nothing else.
+        if let (None, false, Some(priority)) = (self.slot, self.done, self.priority) {
+            if self.permits != 0 && semaphore.try_take_fast(self.permits) == Fast::Taken {
+                self.done = true;
+                return Poll::Ready(Ok(priority));
+            }
+        }
+        self.poll_slow(semaphore, cx)
+    }
+
+    #[inline(never)]
+    fn poll_slow<C: Clock>(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
@@ -151,6 +171,7 @@ impl Waiter {
         Poll::Ready(outcome.map(|()| priority))
     }
 
+    #[inline]
     fn cancel<C: Clock>(&mut self, semaphore: &PrioritySemaphore<C>) {
         if let Some(slot_idx) = self.slot.take() {
             semaphore.cancel(slot_idx);
@@ -161,6 +182,7 @@ impl Waiter {
 impl<'a, C: Clock> Future for Acquire<'a, C> {
     type Output = Result<Permit<'a, C>, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let semaphore = this.semaphore;
@@ -173,6 +195,7 @@ impl<'a, C: Clock> Future for Acquire<'a, C> {
 impl<C: Clock> Future for AcquireOwned<C> {
     type Output = Result<OwnedPermit<C>, AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let semaphore = this.semaphore.as_ref().expect("acquire future polled after completion");
@@ -185,12 +208,14 @@ impl<C: Clock> Future for AcquireOwned<C> {
 }
 
 impl<C: Clock> Drop for Acquire<'_, C> {
+    #[inline]
     fn drop(&mut self) {
         self.state.cancel(self.semaphore);
     }
 }
 
 impl<C: Clock> Drop for AcquireOwned<C> {
+    #[inline]
     fn drop(&mut self) {
         if let Some(semaphore) = &self.semaphore {
             self.state.cancel(semaphore);

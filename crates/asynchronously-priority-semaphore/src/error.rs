@@ -19,8 +19,8 @@ pub enum AcquireError {
     /// [`close`](crate::PrioritySemaphore::close) was called before permits were handed over.
     #[error("acquiring from a closed semaphore; permits are no longer handed out after `close()`")]
     Closed,
-    /// More permits were requested than the semaphore holds in total, so the request could
-    /// never be served (it would also block every waiter behind it).
+    /// More permits were requested than the semaphore holds in total (and the total is not
+    /// zero), so the request could never be served and would block every waiter behind it.
     #[error(
         "requested {requested} permits but the semaphore holds only {total} in total; \
          request at most the total, or `add_permits` first"

@@ -47,8 +47,8 @@
 //!
 //! **Fairness and the head-of-line rule.** A multi-permit request at the head of the queue
 //! waits for enough permits and blocks the smaller requests behind it, so it is never starved
-//! by them; a request larger than the total fails at once with [`AcquireError::TooLarge`], so
-//! it can never idle the semaphore forever. See [`PrioritySemaphore`'s fairness
+//! by them; a request larger than the (non-zero) total fails at once with
+//! [`AcquireError::TooLarge`], so it can never idle the semaphore forever. See [`PrioritySemaphore`'s fairness
 //! notes](PrioritySemaphore#fairness).
 //!
 //! **Aging.** Optionally ([`Builder::aging`]), a waiter's effective priority improves by one

@@ -52,6 +52,7 @@ pub struct OwnedPermit<C: Clock = RealClock> {
 }
 
 impl<'a, C: Clock> Permit<'a, C> {
+    #[inline]
     pub(crate) fn new(
         semaphore: &'a PrioritySemaphore<C>,
         permits: usize,
@@ -132,6 +133,7 @@ impl<'a, C: Clock> Permit<'a, C> {
 }
 
 impl<C: Clock> OwnedPermit<C> {
+    #[inline]
     pub(crate) fn new(
         semaphore: Arc<PrioritySemaphore<C>>,
         permits: usize,
@@ -216,12 +218,14 @@ impl<C: Clock> OwnedPermit<C> {
 }
 
 impl<C: Clock> Drop for Permit<'_, C> {
+    #[inline]
     fn drop(&mut self) {
         self.semaphore.release(self.permits);
     }
 }
 
 impl<C: Clock> Drop for OwnedPermit<C> {
+    #[inline]
     fn drop(&mut self) {
         self.semaphore.release(self.permits);
     }

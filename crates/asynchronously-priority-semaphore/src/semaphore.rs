@@ -43,7 +43,10 @@ const PERMITS: usize = WAITERS - 1;
 ///   enough permits are free, so it is never starved by smaller requests (tokio's rule). It
 ///   cannot idle the semaphore forever: a request for more than the
 ///   [total](Self::total_permits) fails at once with [`AcquireError::TooLarge`], and so do
-///   queued requests when [`Permit::forget`] shrinks the total below them.
+///   queued requests when [`Permit::forget`] shrinks the total below them. The one exception
+///   is a semaphore whose total is zero (never given permits, or all forgotten): every
+///   request waits for [`add_permits`](Self::add_permits), which then rejects those that
+///   still do not fit.
 /// - **Aging** (optional, see [`Builder::aging`]): a waiter's effective priority improves by one
 ///   step per configured interval waited, up to a bound, so low priorities are not starved.
 ///
@@ -181,6 +184,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire(&self, priority: Priority) -> Acquire<'_, C> {
         Acquire::new(self, 1, Some(priority))
     }
@@ -192,8 +196,8 @@ impl<C: Clock> PrioritySemaphore<C> {
     ///
     /// # Errors
     ///
-    /// [`AcquireError::TooLarge`] if `permits` exceeds the total, at once or when the total
-    /// shrinks below it while waiting; [`AcquireError::Closed`] if the semaphore is closed.
+    /// [`AcquireError::TooLarge`] if `permits` exceeds a non-zero total, at once or when the
+    /// total changes while it waits; [`AcquireError::Closed`] if the semaphore is closed.
     ///
     /// # Cancel safety
     ///
@@ -214,6 +218,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_many(&self, permits: usize, priority: Priority) -> Acquire<'_, C> {
         Acquire::new(self, permits, Some(priority))
     }
@@ -243,6 +248,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_ambient(&self) -> Acquire<'_, C> {
         Acquire::new(self, 1, None)
     }
@@ -269,6 +275,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_many_ambient(&self, permits: usize) -> Acquire<'_, C> {
         Acquire::new(self, permits, None)
     }
@@ -294,6 +301,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// drop(permit);
     /// # Ok::<(), TryAcquireError>(())
     /// ```
+    #[inline]
     pub fn try_acquire(&self, priority: Priority) -> Result<Permit<'_, C>, TryAcquireError> {
         self.try_acquire_many(1, priority)
     }
@@ -303,7 +311,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Errors
     ///
     /// [`TryAcquireError::NoPermits`] if it would have to wait, [`TryAcquireError::TooLarge`]
-    /// if `permits` exceeds the total, [`TryAcquireError::Closed`] if the semaphore is closed.
+    /// if `permits` exceeds a non-zero total, [`TryAcquireError::Closed`] if the semaphore is closed.
     ///
     /// # Examples
     ///
@@ -319,6 +327,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// assert_eq!(permit.num_permits(), 3);
     /// # Ok::<(), TryAcquireError>(())
     /// ```
+    #[inline]
     pub fn try_acquire_many(
         &self,
         permits: usize,
@@ -354,6 +363,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_owned(self: Arc<Self>, priority: Priority) -> AcquireOwned<C> {
         AcquireOwned::new(self, 1, Some(priority))
     }
@@ -382,6 +392,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_many_owned(
         self: Arc<Self>,
         permits: usize,
@@ -416,6 +427,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
+    #[inline]
     pub fn acquire_ambient_owned(self: Arc<Self>) -> AcquireOwned<C> {
         AcquireOwned::new(self, 1, None)
     }
@@ -440,6 +452,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # drop(permit);
     /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
     /// ```
+    #[inline]
     pub fn try_acquire_owned(
         self: Arc<Self>,
         priority: Priority,
@@ -466,6 +479,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// assert_eq!(permit.num_permits(), 3);
     /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
     /// ```
+    #[inline]
     pub fn try_acquire_many_owned(
         self: Arc<Self>,
         permits: usize,
@@ -476,6 +490,9 @@ impl<C: Clock> PrioritySemaphore<C> {
     }
 
     /// Adds `permits` new permits, handing them to queued waiters first.
+    ///
+    /// If the total was zero, queued requests larger than the new total fail with
+    /// [`AcquireError::TooLarge`].
     ///
     /// # Errors
     ///
@@ -498,8 +515,10 @@ impl<C: Clock> PrioritySemaphore<C> {
         if permits > PERMITS - total {
             return Err(AddPermitsError::TooMany { added: permits, total, max: PERMITS });
         }
-        self.total.store(total + permits, Ordering::Relaxed);
+        self.total.store(total + permits, Ordering::Release);
         self.state.fetch_add(permits, Ordering::AcqRel);
+        // Requests queued while the total was zero may not fit the new total.
+        let queue = if total == 0 { self.reject_too_large(queue, permits) } else { queue };
         self.dispatch_and_unlock(queue);
         Ok(())
     }
@@ -555,6 +574,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// assert!(!semaphore.is_closed());
     /// ```
     #[must_use]
+    #[inline]
     pub fn is_closed(&self) -> bool {
         self.state.load(Ordering::Acquire) & CLOSED != 0
     }
@@ -575,6 +595,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
+    #[inline]
     pub fn available_permits(&self) -> usize {
         self.state.load(Ordering::Acquire) & PERMITS
     }
@@ -650,6 +671,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     // ---- The engine, used by the futures and permits. ----
 
     /// Lock-free attempt to take `permits` while nobody is queued.
+    #[inline]
     pub(crate) fn try_take_fast(&self, permits: usize) -> Fast {
         let mut state = self.state.load(Ordering::Relaxed);
         loop {
@@ -671,6 +693,7 @@ impl<C: Clock> PrioritySemaphore<C> {
         }
     }
 
+    #[inline]
     fn try_take(&self, permits: usize, priority: Priority) -> Result<(), TryAcquireError> {
         if permits == 0 {
             return if self.is_closed() { Err(TryAcquireError::Closed) } else { Ok(()) };
@@ -679,7 +702,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             Fast::Taken => return Ok(()),
             Fast::NotEnough => {
                 let total = self.total.load(Ordering::Acquire);
-                return Err(if permits > total {
+                return Err(if exceeds(permits, total) {
                     TryAcquireError::TooLarge { requested: permits, total }
                 } else {
                     TryAcquireError::NoPermits
@@ -687,13 +710,18 @@ impl<C: Clock> PrioritySemaphore<C> {
             }
             Fast::Slow => {}
         }
+        self.try_take_slow(permits, priority)
+    }
+
+    #[inline(never)]
+    fn try_take_slow(&self, permits: usize, priority: Priority) -> Result<(), TryAcquireError> {
         let queue = self.lock();
         let state = self.state.load(Ordering::Acquire);
         if state & CLOSED != 0 {
             return Err(TryAcquireError::Closed);
         }
         let total = self.total.load(Ordering::Relaxed);
-        if permits > total {
+        if exceeds(permits, total) {
             return Err(TryAcquireError::TooLarge { requested: permits, total });
         }
         if queue.is_empty() {
@@ -739,7 +767,7 @@ impl<C: Clock> PrioritySemaphore<C> {
         let total = self.total.load(Ordering::Relaxed);
         let rejection = if state & CLOSED != 0 {
             Some(AcquireError::Closed)
-        } else if permits > total {
+        } else if exceeds(permits, total) {
             Some(AcquireError::TooLarge { requested: permits, total })
         } else {
             None
@@ -804,14 +832,20 @@ impl<C: Clock> PrioritySemaphore<C> {
     }
 
     /// Returns `permits` (a dropped permit), handing them to waiters first.
+    #[inline]
     pub(crate) fn release(&self, permits: usize) {
         if permits == 0 {
             return;
         }
         let previous = self.state.fetch_add(permits, Ordering::AcqRel);
         if previous & WAITERS != 0 {
-            self.dispatch_and_unlock(self.lock());
+            self.dispatch_locking();
         }
+    }
+
+    #[inline(never)]
+    fn dispatch_locking(&self) {
+        self.dispatch_and_unlock(self.lock());
     }
 
     /// Destroys `permits` held permits (a forgotten permit). Queued requests that no longer
@@ -820,25 +854,39 @@ impl<C: Clock> PrioritySemaphore<C> {
         if permits == 0 {
             return;
         }
-        let mut queue = self.lock();
+        let queue = self.lock();
         let total = self.total.load(Ordering::Relaxed) - permits;
         self.total.store(total, Ordering::Release);
+        let queue = self.reject_too_large(queue, total);
+        // A rejected head may have blocked the waiters behind it.
+        self.dispatch_and_unlock(queue);
+    }
+
+    /// Fails every queued request for more than `total` permits (the total must be non-zero:
+    /// with zero permits every request waits for `add_permits`).
+    fn reject_too_large<'a>(
+        &'a self,
+        mut queue: MutexGuard<'a, Queue>,
+        total: usize,
+    ) -> MutexGuard<'a, Queue> {
+        if total == 0 {
+            return queue;
+        }
         loop {
             let mut wakers = WakeList::new();
             while !wakers.is_full() {
                 let Some(slot_idx) = queue.find_larger_than(total) else { break };
                 wakers.push(queue.finish(slot_idx, SlotState::TooLarge { total }));
             }
-            let more = queue.find_larger_than(total).is_some();
+            let full = wakers.is_full();
+            // Wake outside the lock, as everywhere.
             drop(queue);
             wakers.wake_all();
             queue = self.lock();
-            if !more {
-                break;
+            if !full {
+                return queue;
             }
         }
-        // A rejected head may have blocked the waiters behind it.
-        self.dispatch_and_unlock(queue);
     }
 
     /// Hands free permits to head waiters until the head does not fit, then wakes them
@@ -881,6 +929,13 @@ impl<C: Clock> PrioritySemaphore<C> {
         // No user code runs under this lock, so a poisoned lock still holds a consistent queue.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// Whether a request can never be served: more than the total, unless the total is zero
+/// (a semaphore that was never given permits waits for `add_permits`).
+#[inline]
+fn exceeds(permits: usize, total: usize) -> bool {
+    total != 0 && permits > total
 }
 
 impl Default for PrioritySemaphore {
