@@ -516,10 +516,9 @@ impl<C: Clock> PrioritySemaphore<C> {
             return Err(AddPermitsError::TooMany { added: permits, total, max: PERMITS });
         }
         self.total.store(total + permits, Ordering::Release);
-        self.state.fetch_add(permits, Ordering::AcqRel);
         // Requests queued while the total was zero may not fit the new total.
         let queue = if total == 0 { self.reject_too_large(queue, permits) } else { queue };
-        self.dispatch_and_unlock(queue);
+        self.dispatch_and_unlock(queue, permits);
         Ok(())
     }
 
@@ -818,13 +817,12 @@ impl<C: Clock> PrioritySemaphore<C> {
                 drop(queue.finish(slot_idx, SlotState::Closed));
                 queue.free(slot_idx);
                 // It may have been the head blocking smaller requests behind it.
-                self.dispatch_and_unlock(queue);
+                self.dispatch_and_unlock(queue, 0);
             }
             SlotState::Assigned => {
                 let permits = queue.permits(slot_idx);
                 queue.free(slot_idx);
-                self.state.fetch_add(permits, Ordering::AcqRel);
-                self.dispatch_and_unlock(queue);
+                self.dispatch_and_unlock(queue, permits);
             }
             SlotState::Closed | SlotState::TooLarge { .. } => queue.free(slot_idx),
             SlotState::Free => unreachable!("a queued acquire owns its slot"),
@@ -837,15 +835,27 @@ impl<C: Clock> PrioritySemaphore<C> {
         if permits == 0 {
             return;
         }
-        let previous = self.state.fetch_add(permits, Ordering::AcqRel);
-        if previous & WAITERS != 0 {
-            self.dispatch_locking();
+        let mut state = self.state.load(Ordering::Relaxed);
+        // Without waiters, return the permits to the count; the compare-and-swap fails if a
+        // waiter queued meanwhile, so no wake-up is lost.
+        while state & WAITERS == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state + permits,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
         }
+        self.release_to_waiters(permits);
     }
 
+    /// Hands released permits straight to the waiters, without passing through the count.
     #[inline(never)]
-    fn dispatch_locking(&self) {
-        self.dispatch_and_unlock(self.lock());
+    fn release_to_waiters(&self, permits: usize) {
+        self.dispatch_and_unlock(self.lock(), permits);
     }
 
     /// Destroys `permits` held permits (a forgotten permit). Queued requests that no longer
@@ -859,7 +869,7 @@ impl<C: Clock> PrioritySemaphore<C> {
         self.total.store(total, Ordering::Release);
         let queue = self.reject_too_large(queue, total);
         // A rejected head may have blocked the waiters behind it.
-        self.dispatch_and_unlock(queue);
+        self.dispatch_and_unlock(queue, 0);
     }
 
     /// Fails every queued request for more than `total` permits (the total must be non-zero:
@@ -889,12 +899,13 @@ impl<C: Clock> PrioritySemaphore<C> {
         }
     }
 
-    /// Hands free permits to head waiters until the head does not fit, then wakes them
+    /// Hands `in_hand` permits (not in the count) and then free permits to head waiters until
+    /// the head does not fit, puts what is left into the count, and wakes the served waiters
     /// outside the lock.
-    fn dispatch_and_unlock<'a>(&'a self, mut queue: MutexGuard<'a, Queue>) {
+    fn dispatch_and_unlock<'a>(&'a self, mut queue: MutexGuard<'a, Queue>, mut in_hand: usize) {
         loop {
             let mut wakers = WakeList::new();
-            let more = self.dispatch(&mut queue, &mut wakers);
+            let more = self.dispatch(&mut queue, &mut wakers, &mut in_hand);
             drop(queue);
             wakers.wake_all();
             if !more {
@@ -904,25 +915,42 @@ impl<C: Clock> PrioritySemaphore<C> {
         }
     }
 
-    /// Returns whether it stopped only because `wakers` is full.
-    fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList) -> bool {
+    /// Returns whether it stopped only because `wakers` is full. Leaves `in_hand` at zero.
+    fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList, in_hand: &mut usize) -> bool {
         let aging = self.aging_now(queue);
-        loop {
+        let more = loop {
             let Some((slot_idx, _)) = queue.head(aging) else {
-                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+                // Returning permits and clearing the flag in one step: a fast-path acquire
+                // may take them as soon as the flag is clear.
+                let leftover = std::mem::take(in_hand);
+                let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |state| {
+                    Some((state & !WAITERS) + leftover)
+                });
                 return false;
             };
             let permits = queue.permits(slot_idx);
-            if self.state.load(Ordering::Acquire) & PERMITS < permits {
-                return false;
+            if *in_hand >= permits {
+                *in_hand -= permits;
+            } else {
+                // `WAITERS` is set and we hold the lock: nobody else takes from the count.
+                let missing = permits - *in_hand;
+                if self.state.load(Ordering::Acquire) & PERMITS < missing {
+                    break false;
+                }
+                self.state.fetch_sub(missing, Ordering::AcqRel);
+                *in_hand = 0;
             }
-            // `WAITERS` is set and we hold the lock: nobody else takes permits.
-            self.state.fetch_sub(permits, Ordering::AcqRel);
             wakers.push(queue.finish(slot_idx, SlotState::Assigned));
             if wakers.is_full() {
-                return true;
+                break true;
             }
+        };
+        // Still under the lock, so a waiter that queues after this sees the permits.
+        let leftover = std::mem::take(in_hand);
+        if leftover != 0 {
+            self.state.fetch_add(leftover, Ordering::AcqRel);
         }
+        more
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue> {

@@ -71,10 +71,12 @@ impl Queue {
         Queue { slots: Vec::new(), free: NONE, levels: Vec::new(), len: 0, next_seq: 0 }
     }
 
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -85,21 +87,27 @@ impl Queue {
     }
 
     /// The waiter served next and its effective priority. `now` is `Some` when aging is on.
+    #[inline]
     pub(crate) fn head(&self, aging: Option<(Aging, Instant)>) -> Option<(usize, i64)> {
         let first = self.levels.first()?;
-        let Some((aging, now)) = aging else {
-            return Some((first.head, i64::from(first.priority.value())));
-        };
+        match aging {
+            None => Some((first.head, i64::from(first.priority.value()))),
+            Some(aging) => Some(self.aged_head(aging)),
+        }
+    }
+
+    fn aged_head(&self, aging: (Aging, Instant)) -> (usize, i64) {
         // Within a level the front waited longest, so it has the best effective priority
         // and the lowest sequence number: comparing the fronts finds the head.
-        self.levels
+        let (effective, _, slot_idx) = self
+            .levels
             .iter()
             .map(|level| {
-                let slot = &self.slots[level.head];
-                (self.effective(level.head, Some((aging, now))), slot.seq, level.head)
+                (self.effective(level.head, Some(aging)), self.slots[level.head].seq, level.head)
             })
             .min()
-            .map(|(effective, _, slot_idx)| (slot_idx, effective))
+            .expect("called with at least one level");
+        (slot_idx, effective)
     }
 
     /// A waiter's priority after aging, as a wide integer so boosts never overflow.
@@ -117,10 +125,12 @@ impl Queue {
         }
     }
 
+    #[inline]
     pub(crate) fn permits(&self, slot_idx: usize) -> usize {
         self.slots[slot_idx].permits
     }
 
+    #[inline]
     pub(crate) fn state(&self, slot_idx: usize) -> SlotState {
         self.slots[slot_idx].state
     }
@@ -184,6 +194,7 @@ impl Queue {
     }
 
     /// Takes a waiting slot out of its level, gives it `state` and returns its waker.
+    #[inline]
     pub(crate) fn finish(&mut self, slot_idx: usize, state: SlotState) -> Option<Waker> {
         debug_assert_eq!(self.slots[slot_idx].state, SlotState::Waiting);
         let (prev, next, priority) = {
@@ -214,6 +225,7 @@ impl Queue {
     }
 
     /// Returns a slot whose waiter is gone to the free list.
+    #[inline]
     pub(crate) fn free(&mut self, slot_idx: usize) {
         let slot = &mut self.slots[slot_idx];
         debug_assert_ne!(slot.state, SlotState::Waiting, "unlink a waiting slot before freeing it");

@@ -2,7 +2,9 @@
 
 use std::task::Waker;
 
-const CAPACITY: usize = 32;
+/// Small on purpose: creating and dropping the list is on every hand-off's path, and a
+/// dispatch that fills it just unlocks, wakes and continues.
+const CAPACITY: usize = 8;
 
 #[derive(Debug)]
 pub(crate) struct WakeList {
@@ -11,8 +13,9 @@ pub(crate) struct WakeList {
 }
 
 impl WakeList {
+    #[inline]
     pub(crate) fn new() -> WakeList {
-        WakeList { wakers: std::array::from_fn(|_| None), len: 0 }
+        WakeList { wakers: [const { None }; CAPACITY], len: 0 }
     }
 
     pub(crate) fn is_full(&self) -> bool {
@@ -27,6 +30,7 @@ impl WakeList {
         }
     }
 
+    #[inline]
     pub(crate) fn wake_all(mut self) {
         for waker in &mut self.wakers[..self.len] {
             if let Some(waker) = waker.take() {
