@@ -196,10 +196,6 @@ fn drain_waiters() {
 }
 
 fn main() {
-    if std::env::var_os("SCRATCH").is_some() {
-        scratch();
-        return;
-    }
     let only = std::env::args().nth(1).filter(|arg| !arg.starts_with('-'));
     let wants = |case: &str| only.as_deref().is_none_or(|only| case.contains(only));
     if wants("uncontended") {
@@ -211,43 +207,4 @@ fn main() {
     if wants("drain-1000-waiters") {
         drain_waiters();
     }
-}
-#[allow(dead_code)]
-fn scratch() {
-    let ours = PrioritySemaphore::new(1);
-    let tokio_semaphore = tokio::sync::Semaphore::new(1);
-    bench::report(
-        "scratch/try",
-        "tokio-try",
-        |iterations| {
-            bench::time_iterations(iterations, || {
-                let permit = black_box(&ours).try_acquire(Priority::NORMAL).expect("open");
-                black_box(&permit);
-            })
-        },
-        |iterations| {
-            bench::time_iterations(iterations, || {
-                let permit = black_box(&tokio_semaphore).try_acquire().expect("open");
-                black_box(&permit);
-            })
-        },
-    );
-    let a = std::sync::atomic::AtomicUsize::new(1);
-    bench::report(
-        "scratch/atomics",
-        "nothing",
-        |iterations| {
-            bench::time_iterations(iterations, || {
-                let s = black_box(&a).load(std::sync::atomic::Ordering::Relaxed);
-                let _ = a.compare_exchange_weak(
-                    s,
-                    s - 1,
-                    std::sync::atomic::Ordering::Acquire,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
-                a.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-            })
-        },
-        |iterations| bench::time_iterations(iterations, || {}),
-    );
 }

@@ -643,14 +643,17 @@ runtime_test!(
             yield_now().await;
         }
         // Sleep 250 ms of virtual time while holding the permit, then let go.
+        let mut newcomer = Arc::clone(&semaphore).acquire_owned(Priority::new(0));
         let sleep_then_release = async {
             asynchronously::time::Clock::sleep(&clock, ms(250)).await;
-            // A newcomer at 0 now loses to the low waiter, which counts as -5.
-            let newcomer = Arc::clone(&semaphore).acquire_owned(Priority::new(0));
+            // The low waiter now counts as 20 - 25 = -5: it goes ahead of a new 0.
+            assert!(poll(&mut newcomer).is_pending());
             drop(held);
-            newcomer
+            // The low task may run and release at once, but it must have left the queue
+            // first: had the newcomer been served, the low waiter would still be queued.
+            assert_eq!(semaphore.waiting(Priority::new(20)), 0, "the aged waiter was served");
         };
-        let (newcomer, ()) = futures::join!(sleep_then_release, clock.run_for(ms(250)));
+        futures::join!(sleep_then_release, clock.run_for(ms(250)));
         low.await.unwrap();
         drop(newcomer.await.unwrap());
         assert_idle(&semaphore, 1);
