@@ -754,6 +754,38 @@ runtime_test!(
     }
 );
 
+// ---- Runtime shutdown ----
+
+/// tokio drops the tasks parked in `acquire` when its runtime is dropped: the queue must be
+/// left empty and the semaphore usable from another executor.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_runtime_shut_down_with_parked_waiters_leaves_the_semaphore_usable() {
+    let semaphore = Arc::new(PrioritySemaphore::new(1));
+    let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    for waiter_idx in 0..100 {
+        let semaphore = Arc::clone(&semaphore);
+        runtime
+            .spawn(async move { semaphore.acquire(Priority::new(waiter_idx % 4)).await.map(drop) });
+    }
+    while semaphore.waiting_total() < 100 {
+        std::thread::yield_now();
+    }
+    // Shut down on a helper thread, so a hang fails the test instead of stalling it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(runtime);
+        done_tx.send(()).unwrap();
+    });
+    done_rx.recv_timeout(Duration::from_secs(10)).expect("the runtime shuts down");
+    assert_eq!(semaphore.waiting_total(), 0);
+    drop(held);
+    let permit = futures::executor::block_on(semaphore.acquire(Priority::LOW)).unwrap();
+    drop(permit);
+    assert_idle(&semaphore, 1);
+}
+
 // ---- Stress and properties ----
 
 runtime_test!(

@@ -966,13 +966,6 @@ fn exceeds(permits: usize, total: usize) -> bool {
     total != 0 && permits > total
 }
 
-impl Default for PrioritySemaphore {
-    /// A semaphore with one permit (a fair priority mutex without data).
-    fn default() -> Self {
-        PrioritySemaphore::new(1)
-    }
-}
-
 impl<C: Clock> fmt::Debug for PrioritySemaphore<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PrioritySemaphore")
