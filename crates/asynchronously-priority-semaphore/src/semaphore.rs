@@ -96,6 +96,14 @@ pub(crate) enum Fast {
 impl PrioritySemaphore<RealClock> {
     /// The largest total number of permits (`usize::MAX >> 2`): two bits of the counter are
     /// flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    ///
+    /// assert_eq!(PrioritySemaphore::MAX_PERMITS, usize::MAX >> 2);
+    /// ```
     pub const MAX_PERMITS: usize = PERMITS;
 
     /// A semaphore with `permits` free permits, no aging and the [`RealClock`].
