@@ -303,6 +303,63 @@ runtime_test!(
 );
 
 runtime_test!(
+    async fn adding_many_permits_wakes_every_waiter_it_serves() {
+        let semaphore = PrioritySemaphore::new(0);
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut waiters: Vec<_> =
+            (0..30).map(|waiter_idx| semaphore.acquire(Priority::new(waiter_idx % 3))).collect();
+        for waiter in &mut waiters {
+            assert!(Pin::new(waiter).poll(&mut cx).is_pending());
+        }
+        semaphore.add_permits(20).unwrap();
+        assert_eq!(wakes(&counter), 20, "woken in batches, each exactly once");
+        assert_eq!(semaphore.waiting_total(), 10);
+        let mut served = Vec::new();
+        let mut still_waiting = Vec::new();
+        for mut waiter in waiters {
+            match poll(&mut waiter) {
+                Poll::Ready(permit) => served.push(permit.unwrap()),
+                Poll::Pending => still_waiting.push(waiter),
+            }
+        }
+        assert_eq!(served.len(), 20);
+        // Priorities 0 and 1 (ten each) were served; the ten at priority 2 still wait.
+        assert!(served.iter().all(|permit| permit.priority() < Priority::new(2)));
+        drop(served);
+        for waiter in &mut still_waiting {
+            drop(ready(waiter).unwrap());
+        }
+        drop(still_waiting);
+        assert_idle(&semaphore, 20);
+    }
+);
+
+runtime_test!(
+    async fn shrinking_the_total_wakes_every_rejected_waiter() {
+        let semaphore = PrioritySemaphore::new(3);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut waiters: Vec<_> =
+            (0..12).map(|_| semaphore.acquire_many(3, Priority::NORMAL)).collect();
+        for waiter in &mut waiters {
+            assert!(Pin::new(waiter).poll(&mut cx).is_pending());
+        }
+        held.forget();
+        assert_eq!(wakes(&counter), 12);
+        for waiter in &mut waiters {
+            assert_eq!(
+                ready(waiter).unwrap_err(),
+                AcquireError::TooLarge { requested: 3, total: 2 }
+            );
+        }
+        drop(waiters);
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
     async fn zero_permit_requests_complete_at_once_unless_closed() {
         let semaphore = PrioritySemaphore::new(0);
         let permit = semaphore.acquire_many(0, Priority::LOWEST).await.unwrap();

@@ -53,9 +53,10 @@ const PERMITS: usize = WAITERS - 1;
 /// # Comparison
 ///
 /// tokio's `Semaphore` is fair FIFO without priorities; `async-lock`'s is not fair; the
-/// `priority-semaphore` crate has priorities but single permits, no owned-free borrowing API
-/// and no aging. This type has all of these, and its uncontended path is one atomic
-/// compare-and-swap, like tokio's.
+/// `priority-semaphore` crate has priorities but one permit per acquire, `Arc`-only acquires,
+/// an allocation per queued waiter and no aging. This type is fair, prioritised, weighted and
+/// optionally aging; its uncontended acquire and release are one compare-and-swap each, and
+/// queueing a waiter allocates nothing once the queue has grown.
 ///
 /// # Examples
 ///
@@ -897,6 +898,10 @@ impl<C: Clock> PrioritySemaphore<C> {
                 wakers.push(queue.finish(slot_idx, SlotState::TooLarge { total }));
             }
             let full = wakers.is_full();
+            if queue.is_empty() {
+                // Keep the invariant while unlocked: `WAITERS` is set only if someone waits.
+                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
             // Wake outside the lock, as everywhere.
             drop(queue);
             wakers.wake_all();
@@ -923,7 +928,8 @@ impl<C: Clock> PrioritySemaphore<C> {
         }
     }
 
-    /// Returns whether it stopped only because `wakers` is full. Leaves `in_hand` at zero.
+    /// Returns whether it stopped only because `wakers` is full. Leaves `in_hand` at zero and
+    /// `WAITERS` set exactly when the queue is not empty.
     fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList, in_hand: &mut usize) -> bool {
         let aging = self.aging_now(queue);
         let more = loop {
@@ -936,6 +942,10 @@ impl<C: Clock> PrioritySemaphore<C> {
                 });
                 return false;
             };
+            if wakers.is_full() {
+                // Unlock to wake them; the queue is not empty, so `WAITERS` stays set.
+                break true;
+            }
             let permits = queue.permits(slot_idx);
             if *in_hand >= permits {
                 *in_hand -= permits;
@@ -949,9 +959,6 @@ impl<C: Clock> PrioritySemaphore<C> {
                 *in_hand = 0;
             }
             wakers.push(queue.finish(slot_idx, SlotState::Assigned));
-            if wakers.is_full() {
-                break true;
-            }
         };
         // Still under the lock, so a waiter that queues after this sees the permits.
         let leftover = std::mem::take(in_hand);
