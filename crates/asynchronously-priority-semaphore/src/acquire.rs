@@ -123,11 +123,13 @@ impl Waiter {
         cx: &mut Context<'_>,
     ) -> Poll<Result<Priority, AcquireError>> {
         // The uncontended first poll: one compare-and-swap, nothing else.
-        if let (None, false, Some(priority)) = (self.slot, self.done, self.priority) {
-            if self.permits != 0 && semaphore.try_take_fast(self.permits) == Fast::Taken {
-                self.done = true;
-                return Poll::Ready(Ok(priority));
-            }
+        if self.slot.is_none()
+            && !self.done
+            && self.permits != 0
+            && semaphore.try_take_fast(self.permits) == Fast::Taken
+        {
+            self.done = true;
+            return Poll::Ready(Ok(*self.priority.get_or_insert_with(Priority::current)));
         }
         self.poll_slow(semaphore, cx)
     }
