@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use asynchronously_time::{Clock, RealClock};
 
 use crate::semaphore::Fast;
+use crate::semaphore::queue::Status;
 use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 
 /// Future returned by [`PrioritySemaphore::acquire`] and its `_many`/`_ambient` variants.
@@ -83,8 +84,8 @@ struct Waiter {
     permits: usize,
     /// `None` until the first poll for ambient acquires.
     priority: Option<Priority>,
-    /// The queue slot, while queued.
-    slot: Option<usize>,
+    /// The queue slot and the cell its outcome is published in, while queued.
+    slot: Option<(usize, Status)>,
     done: bool,
 }
 
@@ -143,8 +144,13 @@ impl Waiter {
         assert!(!self.done, "acquire future polled after completion");
         let priority = *self.priority.get_or_insert_with(Priority::current);
         let outcome = match self.slot {
-            Some(slot_idx) => {
-                let outcome = std::task::ready!(semaphore.poll_queued(slot_idx, cx.waker()));
+            Some((slot_idx, ref status)) => {
+                let outcome = std::task::ready!(semaphore.poll_queued(
+                    slot_idx,
+                    status,
+                    self.permits,
+                    cx.waker()
+                ));
                 self.slot = None;
                 outcome
             }
@@ -160,8 +166,8 @@ impl Waiter {
                 Fast::NotEnough | Fast::Slow => {
                     match semaphore.register(self.permits, priority, cx.waker()) {
                         Ok(None) => Ok(()),
-                        Ok(Some(slot_idx)) => {
-                            self.slot = Some(slot_idx);
+                        Ok(Some(slot)) => {
+                            self.slot = Some(slot);
                             return Poll::Pending;
                         }
                         Err(error) => Err(error),
@@ -175,8 +181,8 @@ impl Waiter {
 
     #[inline]
     fn cancel<C: Clock>(&mut self, semaphore: &PrioritySemaphore<C>) {
-        if let Some(slot_idx) = self.slot.take() {
-            semaphore.cancel(slot_idx);
+        if let Some((slot_idx, status)) = self.slot.take() {
+            semaphore.cancel(slot_idx, &status, self.permits);
         }
     }
 }

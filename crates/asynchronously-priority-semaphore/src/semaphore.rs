@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use asynchronously_time::{Clock, RealClock};
 
-use crate::semaphore::queue::{Aging, Queue, SlotState};
+use crate::semaphore::queue::{Aging, Outcome, Queue, Status};
 use crate::semaphore::wake_list::WakeList;
 use crate::{
     Acquire, AcquireError, AcquireOwned, AddPermitsError, Builder, OwnedPermit, Permit, Priority,
@@ -556,7 +556,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             let mut wakers = WakeList::new();
             while !wakers.is_full() {
                 let Some(slot_idx) = queue.any_waiting() else { break };
-                wakers.push(queue.finish(slot_idx, SlotState::Closed));
+                wakers.push(queue.finish(slot_idx, Outcome::Closed));
             }
             let more = !queue.is_empty();
             if !more {
@@ -762,13 +762,13 @@ impl<C: Clock> PrioritySemaphore<C> {
     }
 
     /// Slow path of an acquire's first poll: take the permits if it would be first in line
-    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(slot))` queued.
+    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued.
     pub(crate) fn register(
         &self,
         permits: usize,
         priority: Priority,
         waker: &Waker,
-    ) -> Result<Option<usize>, AcquireError> {
+    ) -> Result<Option<(usize, Status)>, AcquireError> {
         let mut queue = self.lock();
         // From here on only we may take free permits (others see `WAITERS` and lock).
         let state = self.state.fetch_or(WAITERS, Ordering::AcqRel);
@@ -795,46 +795,57 @@ impl<C: Clock> PrioritySemaphore<C> {
         Ok(Some(queue.push(permits, priority, waker.clone(), enqueued)))
     }
 
-    /// Polls a queued acquire: `Ready` frees its slot.
+    /// Polls a queued acquire. The outcome is read without the lock; only a waiter still
+    /// waiting takes it, to store a new waker.
+    #[inline]
     pub(crate) fn poll_queued(
         &self,
         slot_idx: usize,
+        status: &Status,
+        permits: usize,
         waker: &Waker,
     ) -> Poll<Result<(), AcquireError>> {
-        let mut queue = self.lock();
-        let outcome = match queue.state(slot_idx) {
-            SlotState::Waiting => {
-                queue.update_waker(slot_idx, waker);
-                return Poll::Pending;
+        let outcome = match status.load() {
+            Outcome::Waiting => {
+                let mut queue = self.lock();
+                // Outcomes are published under the lock, so this one is final.
+                match status.load() {
+                    Outcome::Waiting => {
+                        queue.update_waker(slot_idx, waker);
+                        return Poll::Pending;
+                    }
+                    outcome => outcome,
+                }
             }
-            SlotState::Assigned => Ok(()),
-            SlotState::Closed => Err(AcquireError::Closed),
-            SlotState::TooLarge { total } => {
-                Err(AcquireError::TooLarge { requested: queue.permits(slot_idx), total })
-            }
-            SlotState::Free => unreachable!("a queued acquire owns its slot"),
+            outcome => outcome,
         };
-        queue.free(slot_idx);
-        Poll::Ready(outcome)
+        Poll::Ready(match outcome {
+            Outcome::Assigned => Ok(()),
+            Outcome::Closed => Err(AcquireError::Closed),
+            Outcome::TooLarge { total } => {
+                Err(AcquireError::TooLarge { requested: permits, total })
+            }
+            Outcome::Waiting => unreachable!("handled above"),
+        })
     }
 
     /// A queued acquire was dropped: leave the queue, and pass on permits handed to it.
-    pub(crate) fn cancel(&self, slot_idx: usize) {
-        let mut queue = self.lock();
-        match queue.state(slot_idx) {
-            SlotState::Waiting => {
-                drop(queue.finish(slot_idx, SlotState::Closed));
-                queue.free(slot_idx);
-                // It may have been the head blocking smaller requests behind it.
-                self.dispatch_and_unlock(queue, 0);
+    pub(crate) fn cancel(&self, slot_idx: usize, status: &Status, permits: usize) {
+        match status.load() {
+            Outcome::Assigned => self.release(permits),
+            Outcome::Closed | Outcome::TooLarge { .. } => {}
+            Outcome::Waiting => {
+                let mut queue = self.lock();
+                match status.load() {
+                    Outcome::Waiting => {
+                        drop(queue.finish(slot_idx, Outcome::Closed));
+                        // It may have been the head blocking smaller requests behind it.
+                        self.dispatch_and_unlock(queue, 0);
+                    }
+                    Outcome::Assigned => self.dispatch_and_unlock(queue, permits),
+                    Outcome::Closed | Outcome::TooLarge { .. } => {}
+                }
             }
-            SlotState::Assigned => {
-                let permits = queue.permits(slot_idx);
-                queue.free(slot_idx);
-                self.dispatch_and_unlock(queue, permits);
-            }
-            SlotState::Closed | SlotState::TooLarge { .. } => queue.free(slot_idx),
-            SlotState::Free => unreachable!("a queued acquire owns its slot"),
         }
     }
 
@@ -895,7 +906,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             let mut wakers = WakeList::new();
             while !wakers.is_full() {
                 let Some(slot_idx) = queue.find_larger_than(total) else { break };
-                wakers.push(queue.finish(slot_idx, SlotState::TooLarge { total }));
+                wakers.push(queue.finish(slot_idx, Outcome::TooLarge { total }));
             }
             let full = wakers.is_full();
             if queue.is_empty() {
@@ -958,7 +969,7 @@ impl<C: Clock> PrioritySemaphore<C> {
                 self.state.fetch_sub(missing, Ordering::AcqRel);
                 *in_hand = 0;
             }
-            wakers.push(queue.finish(slot_idx, SlotState::Assigned));
+            wakers.push(queue.finish(slot_idx, Outcome::Assigned));
         };
         // Still under the lock, so a waiter that queues after this sees the permits.
         let leftover = std::mem::take(in_hand);

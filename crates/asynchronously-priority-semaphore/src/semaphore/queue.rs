@@ -1,10 +1,13 @@
 //! The wait queue: a slab of waiter slots, linked into one FIFO list per priority level.
 //!
 //! Slots are reused through a free list and levels are kept in a sorted `Vec`, so after
-//! warm-up queueing a waiter allocates nothing. A slot belongs to exactly one acquire
-//! future from `push` until that future calls `free`: assignment, close and rejection only
-//! change its state, so the future can always read the outcome.
+//! warm-up queueing a waiter allocates nothing. Each slot owns a reusable [`Status`] cell that
+//! its acquire future also holds: the outcome (assigned, closed, too large) is published
+//! there, and the slot itself is freed at once, so a woken future reads its outcome without
+//! taking the lock. While the status says waiting, the slot belongs to that future.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -12,11 +15,15 @@ use crate::Priority;
 
 const NONE: usize = usize::MAX;
 
+const WAITING: usize = 0;
+const ASSIGNED: usize = 1;
+const CLOSED: usize = 2;
+/// Low two bits; the total goes in the other bits (totals stay below `usize::MAX >> 2`).
+const TOO_LARGE: usize = 3;
+
 /// What happened to a queued waiter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SlotState {
-    /// On the free list.
-    Free,
+pub(crate) enum Outcome {
     /// Queued, waiting for permits.
     Waiting,
     /// Permits were handed over (already taken from the count).
@@ -27,9 +34,42 @@ pub(crate) enum SlotState {
     TooLarge { total: usize },
 }
 
+/// A waiter's outcome, shared by its slot and its acquire future. Only written under the
+/// queue lock; read by the future without it.
+#[derive(Debug, Clone)]
+pub(crate) struct Status(Arc<AtomicUsize>);
+
+impl Status {
+    fn new() -> Status {
+        Status(Arc::new(AtomicUsize::new(WAITING)))
+    }
+
+    #[inline]
+    pub(crate) fn load(&self) -> Outcome {
+        match self.0.load(Ordering::Acquire) {
+            WAITING => Outcome::Waiting,
+            ASSIGNED => Outcome::Assigned,
+            CLOSED => Outcome::Closed,
+            packed => Outcome::TooLarge { total: packed >> 2 },
+        }
+    }
+
+    fn store(&self, outcome: Outcome) {
+        let packed = match outcome {
+            Outcome::Waiting => WAITING,
+            Outcome::Assigned => ASSIGNED,
+            Outcome::Closed => CLOSED,
+            Outcome::TooLarge { total } => (total << 2) | TOO_LARGE,
+        };
+        self.0.store(packed, Ordering::Release);
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
-    state: SlotState,
+    /// Whether it is queued (otherwise it is on the free list).
+    queued: bool,
+    status: Status,
     permits: usize,
     priority: Priority,
     seq: u64,
@@ -59,7 +99,10 @@ pub(crate) struct Aging {
 #[derive(Debug)]
 pub(crate) struct Queue {
     slots: Vec<Slot>,
-    free: usize,
+    /// The free list, first in first out: the slot freed longest ago is reused first, so its
+    /// previous future has most likely read its outcome and released the status cell.
+    free_head: usize,
+    free_tail: usize,
     /// Non-empty levels, sorted by priority.
     levels: Vec<Level>,
     len: usize,
@@ -68,7 +111,14 @@ pub(crate) struct Queue {
 
 impl Queue {
     pub(crate) const fn new() -> Queue {
-        Queue { slots: Vec::new(), free: NONE, levels: Vec::new(), len: 0, next_seq: 0 }
+        Queue {
+            slots: Vec::new(),
+            free_head: NONE,
+            free_tail: NONE,
+            levels: Vec::new(),
+            len: 0,
+            next_seq: 0,
+        }
     }
 
     #[inline]
@@ -130,40 +180,58 @@ impl Queue {
         self.slots[slot_idx].permits
     }
 
-    #[inline]
-    pub(crate) fn state(&self, slot_idx: usize) -> SlotState {
-        self.slots[slot_idx].state
-    }
-
-    /// Queues a waiter at the back of its level and returns its slot.
+    /// Queues a waiter at the back of its level and returns its slot and status cell.
     pub(crate) fn push(
         &mut self,
         permits: usize,
         priority: Priority,
         waker: Waker,
         enqueued: Option<Instant>,
-    ) -> usize {
+    ) -> (usize, Status) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let slot = Slot {
-            state: SlotState::Waiting,
-            permits,
-            priority,
-            seq,
-            enqueued,
-            waker: Some(waker),
-            prev: NONE,
-            next: NONE,
-        };
-        let slot_idx = if self.free == NONE {
-            self.slots.push(slot);
+        let head_is_busy =
+            self.free_head != NONE && Arc::strong_count(&self.slots[self.free_head].status.0) != 1;
+        // A few spare slots let a busy head wait for its future instead of costing a new
+        // status cell; the bound keeps the slab proportional to the queue.
+        let grow = self.free_head == NONE || (head_is_busy && self.slots.len() < 2 * self.len + 4);
+        let slot_idx = if grow {
+            self.slots.push(Slot {
+                queued: false,
+                status: Status::new(),
+                permits: 0,
+                priority,
+                seq: 0,
+                enqueued: None,
+                waker: None,
+                prev: NONE,
+                next: NONE,
+            });
             self.slots.len() - 1
         } else {
-            let slot_idx = self.free;
-            self.free = self.slots[slot_idx].next;
-            self.slots[slot_idx] = slot;
+            let slot_idx = self.free_head;
+            self.free_head = self.slots[slot_idx].next;
+            if self.free_head == NONE {
+                self.free_tail = NONE;
+            }
             slot_idx
         };
+        let slot = &mut self.slots[slot_idx];
+        // The previous waiter of this slot may still not have read its outcome: then it keeps
+        // the old cell and this one gets a fresh cell.
+        if Arc::strong_count(&slot.status.0) != 1 {
+            slot.status = Status::new();
+        }
+        slot.status.store(Outcome::Waiting);
+        slot.queued = true;
+        slot.permits = permits;
+        slot.priority = priority;
+        slot.seq = seq;
+        slot.enqueued = enqueued;
+        slot.waker = Some(waker);
+        slot.prev = NONE;
+        slot.next = NONE;
+        let status = slot.status.clone();
         let level_idx = match self.levels.binary_search_by_key(&priority, |level| level.priority) {
             Ok(level_idx) => level_idx,
             Err(level_idx) => {
@@ -181,7 +249,7 @@ impl Queue {
         level.tail = slot_idx;
         level.len += 1;
         self.len += 1;
-        slot_idx
+        (slot_idx, status)
     }
 
     /// Replaces a waiting slot's waker unless the stored one wakes the same task.
@@ -193,15 +261,16 @@ impl Queue {
         }
     }
 
-    /// Takes a waiting slot out of its level, gives it `state` and returns its waker.
+    /// Takes a queued slot out of its level, publishes `outcome` to its future, frees the slot
+    /// and returns its waker.
     #[inline]
-    pub(crate) fn finish(&mut self, slot_idx: usize, state: SlotState) -> Option<Waker> {
-        debug_assert_eq!(self.slots[slot_idx].state, SlotState::Waiting);
+    pub(crate) fn finish(&mut self, slot_idx: usize, outcome: Outcome) -> Option<Waker> {
+        debug_assert!(self.slots[slot_idx].queued);
         let (prev, next, priority) = {
             let slot = &self.slots[slot_idx];
             (slot.prev, slot.next, slot.priority)
         };
-        let level_idx = self.find_level(priority).expect("a waiting slot is in its level");
+        let level_idx = self.find_level(priority).expect("a queued slot is in its level");
         if prev == NONE {
             self.levels[level_idx].head = next;
         } else {
@@ -218,21 +287,18 @@ impl Queue {
         }
         self.len -= 1;
         let slot = &mut self.slots[slot_idx];
-        slot.state = state;
+        slot.status.store(outcome);
+        slot.queued = false;
         slot.prev = NONE;
         slot.next = NONE;
-        slot.waker.take()
-    }
-
-    /// Returns a slot whose waiter is gone to the free list.
-    #[inline]
-    pub(crate) fn free(&mut self, slot_idx: usize) {
-        let slot = &mut self.slots[slot_idx];
-        debug_assert_ne!(slot.state, SlotState::Waiting, "unlink a waiting slot before freeing it");
-        slot.state = SlotState::Free;
-        slot.waker = None;
-        slot.next = self.free;
-        self.free = slot_idx;
+        let waker = slot.waker.take();
+        if self.free_tail == NONE {
+            self.free_head = slot_idx;
+        } else {
+            self.slots[self.free_tail].next = slot_idx;
+        }
+        self.free_tail = slot_idx;
+        waker
     }
 
     /// Any waiting slot (used to empty the queue on close).
@@ -245,7 +311,7 @@ impl Queue {
         if self.is_empty() {
             return None;
         }
-        self.slots.iter().position(|slot| slot.state == SlotState::Waiting && slot.permits > total)
+        self.slots.iter().position(|slot| slot.queued && slot.permits > total)
     }
 
     fn find_level(&self, priority: Priority) -> Option<usize> {
