@@ -5,6 +5,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -74,7 +75,8 @@ fn uncontended() {
     );
 }
 
-/// Two threads, one permit: each acquires, releases, and acquires again `iterations / 2` times.
+/// Two threads, one permit: each runs `operation` (acquire, hold briefly, release)
+/// `iterations / 2` times.
 fn two_threads(iterations: u64, operation: impl FnMut() + Clone + Send) -> Duration {
     let per_thread = iterations.div_ceil(2);
     let start = Instant::now();
@@ -91,6 +93,56 @@ fn two_threads(iterations: u64, operation: impl FnMut() + Clone + Send) -> Durat
     start.elapsed()
 }
 
+/// Runs `future` to completion on this thread, spinning instead of parking while it is
+/// pending: a hand-off between two running threads then costs what the semaphore costs, not
+/// what the OS scheduler costs (a park/unpark pair is microseconds and dominated by noise).
+fn spin_on<F: Future>(future: F) -> F::Output {
+    struct Flag(AtomicBool);
+    impl std::task::Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    thread_local! {
+        // One per thread, so the harness allocates nothing per acquire.
+        static FLAG: Arc<Flag> = Arc::new(Flag(AtomicBool::new(false)));
+    }
+    let flag = FLAG.with(Arc::clone);
+    let waker = Waker::from(Arc::clone(&flag));
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut Context::from_waker(&waker)) {
+            return output;
+        }
+        let mut spins = 0u32;
+        while !flag.0.swap(false, Ordering::Acquire) {
+            spins += 1;
+            if spins % 64 == 0 {
+                // Let the other thread run if both share a core.
+                std::thread::yield_now();
+            } else {
+                std::hint::spin_loop();
+            }
+        }
+    }
+}
+
+/// A short stretch of work while holding the permit, so that the other thread is queued
+/// when it is released: every release is then a hand-off, not a race for a free permit.
+fn critical_section() {
+    for _ in 0..HOLD_SPINS {
+        std::hint::spin_loop();
+    }
+}
+
+/// Two spin-loop hints (tens of ns, a small part of one hand-off). Without them the two
+/// threads mostly race for a free permit instead of handing it over, and the result flips
+/// between those regimes from run to run.
+const HOLD_SPINS: usize = 2;
+
 fn contended_two_threads() {
     let ours = PrioritySemaphore::new(1);
     let tokio_semaphore = tokio::sync::Semaphore::new(1);
@@ -99,13 +151,15 @@ fn contended_two_threads() {
         "tokio",
         |iterations| {
             two_threads(iterations, || {
-                let permit = futures::executor::block_on(ours.acquire(Priority::NORMAL));
+                let permit = spin_on(ours.acquire(Priority::NORMAL));
+                critical_section();
                 drop(black_box(permit.expect("open")));
             })
         },
         |iterations| {
             two_threads(iterations, || {
-                let permit = futures::executor::block_on(tokio_semaphore.acquire());
+                let permit = spin_on(tokio_semaphore.acquire());
+                critical_section();
                 drop(black_box(permit.expect("open")));
             })
         },

@@ -769,6 +769,9 @@ impl<C: Clock> PrioritySemaphore<C> {
         priority: Priority,
         waker: &Waker,
     ) -> Result<Option<(usize, Status)>, AcquireError> {
+        // Prepared before locking, to keep the critical section short under contention.
+        let waker = waker.clone();
+        let enqueued = self.aging.map(|_| self.clock.now());
         let mut queue = self.lock();
         // From here on only we may take free permits (others see `WAITERS` and lock).
         let state = self.state.fetch_or(WAITERS, Ordering::AcqRel);
@@ -791,8 +794,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             }
             return rejection.map_or(Ok(None), Err);
         }
-        let enqueued = self.aging.map(|_| self.clock.now());
-        Ok(Some(queue.push(permits, priority, waker.clone(), enqueued)))
+        Ok(Some(queue.push(permits, priority, waker, enqueued)))
     }
 
     /// Polls a queued acquire. The outcome is read without the lock; only a waiter still

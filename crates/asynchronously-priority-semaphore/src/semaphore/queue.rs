@@ -54,6 +54,11 @@ impl Status {
         }
     }
 
+    /// Whether a future still holds this cell.
+    fn is_shared(&self) -> bool {
+        Arc::strong_count(&self.0) != 1
+    }
+
     fn store(&self, outcome: Outcome) {
         let packed = match outcome {
             Outcome::Waiting => WAITING,
@@ -65,19 +70,23 @@ impl Status {
     }
 }
 
+/// One cache line holds what a hand-off touches (the fields up to `priority`); the rest is
+/// read only by aging. Slots are touched by whichever thread releases, so keeping a hand-off
+/// to one line per slot matters under contention.
 #[derive(Debug)]
+#[repr(C, align(64))]
 struct Slot {
-    /// Whether it is queued (otherwise it is on the free list).
-    queued: bool,
     status: Status,
     permits: usize,
-    priority: Priority,
-    seq: u64,
-    enqueued: Option<Instant>,
     waker: Option<Waker>,
     prev: usize,
     /// The next slot of the same level, or of the free list.
     next: usize,
+    priority: Priority,
+    /// Whether it is queued (otherwise it is on the free list).
+    queued: bool,
+    seq: u64,
+    enqueued: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -99,10 +108,9 @@ pub(crate) struct Aging {
 #[derive(Debug)]
 pub(crate) struct Queue {
     slots: Vec<Slot>,
-    /// The free list, first in first out: the slot freed longest ago is reused first, so its
-    /// previous future has most likely read its outcome and released the status cell.
-    free_head: usize,
-    free_tail: usize,
+    /// The free list, last in first out (cache-warm), skipping a head whose previous future
+    /// has not read its outcome yet (see `take_free_slot`).
+    free: usize,
     /// Non-empty levels, sorted by priority.
     levels: Vec<Level>,
     len: usize,
@@ -111,14 +119,7 @@ pub(crate) struct Queue {
 
 impl Queue {
     pub(crate) const fn new() -> Queue {
-        Queue {
-            slots: Vec::new(),
-            free_head: NONE,
-            free_tail: NONE,
-            levels: Vec::new(),
-            len: 0,
-            next_seq: 0,
-        }
+        Queue { slots: Vec::new(), free: NONE, levels: Vec::new(), len: 0, next_seq: 0 }
     }
 
     #[inline]
@@ -190,36 +191,34 @@ impl Queue {
     ) -> (usize, Status) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let head_is_busy =
-            self.free_head != NONE && Arc::strong_count(&self.slots[self.free_head].status.0) != 1;
-        // A few spare slots let a busy head wait for its future instead of costing a new
-        // status cell; the bound keeps the slab proportional to the queue.
-        let grow = self.free_head == NONE || (head_is_busy && self.slots.len() < 2 * self.len + 4);
-        let slot_idx = if grow {
-            self.slots.push(Slot {
-                queued: false,
-                status: Status::new(),
-                permits: 0,
-                priority,
-                seq: 0,
-                enqueued: None,
-                waker: None,
-                prev: NONE,
-                next: NONE,
-            });
-            self.slots.len() - 1
-        } else {
-            let slot_idx = self.free_head;
-            self.free_head = self.slots[slot_idx].next;
-            if self.free_head == NONE {
-                self.free_tail = NONE;
+        let slot_idx = match self.take_free_slot() {
+            Some(slot_idx) => slot_idx,
+            // A few spare slots let busy ones wait for their futures instead of costing new
+            // status cells; the bound keeps the slab proportional to the queue.
+            None if self.free == NONE || self.slots.len() < 2 * self.len + 4 => {
+                self.slots.push(Slot {
+                    status: Status::new(),
+                    permits: 0,
+                    waker: None,
+                    prev: NONE,
+                    next: NONE,
+                    priority,
+                    queued: false,
+                    seq: 0,
+                    enqueued: None,
+                });
+                self.slots.len() - 1
             }
-            slot_idx
+            None => {
+                let slot_idx = self.free;
+                self.free = self.slots[slot_idx].next;
+                slot_idx
+            }
         };
         let slot = &mut self.slots[slot_idx];
         // The previous waiter of this slot may still not have read its outcome: then it keeps
         // the old cell and this one gets a fresh cell.
-        if Arc::strong_count(&slot.status.0) != 1 {
+        if slot.status.is_shared() {
             slot.status = Status::new();
         }
         slot.status.store(Outcome::Waiting);
@@ -290,15 +289,30 @@ impl Queue {
         slot.status.store(outcome);
         slot.queued = false;
         slot.prev = NONE;
-        slot.next = NONE;
         let waker = slot.waker.take();
-        if self.free_tail == NONE {
-            self.free_head = slot_idx;
-        } else {
-            self.slots[self.free_tail].next = slot_idx;
-        }
-        self.free_tail = slot_idx;
+        slot.next = self.free;
+        self.free = slot_idx;
         waker
+    }
+
+    /// Pops a free slot whose status cell is no longer shared with a previous future. In a
+    /// hand-off between two threads the most recently freed slot belongs to a waiter that is
+    /// only being woken, so the one below it is tried too.
+    fn take_free_slot(&mut self) -> Option<usize> {
+        let head = self.free;
+        if head == NONE {
+            return None;
+        }
+        if !self.slots[head].status.is_shared() {
+            self.free = self.slots[head].next;
+            return Some(head);
+        }
+        let second = self.slots[head].next;
+        if second != NONE && !self.slots[second].status.is_shared() {
+            self.slots[head].next = self.slots[second].next;
+            return Some(second);
+        }
+        None
     }
 
     /// Any waiting slot (used to empty the queue on close).
