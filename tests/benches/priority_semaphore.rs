@@ -164,6 +164,20 @@ fn contended_two_threads() {
             })
         },
     );
+    let handoffs = 200_000;
+    let before = bench::allocations();
+    two_threads(handoffs, || {
+        let permit = spin_on(ours.acquire(Priority::NORMAL));
+        critical_section();
+        drop(black_box(permit.expect("open")));
+    });
+    let per_op = (bench::allocations() - before) as f64 / handoffs as f64;
+    bench::note(
+        "priority-semaphore/contended-2-threads",
+        &format!(
+            "allocations per acquire+release {per_op:.3} (including spawning the two threads)"
+        ),
+    );
 }
 
 /// Queues `WAITERS` acquires behind one held permit, then (timed) releases it and polls each
