@@ -1,10 +1,10 @@
 //! The wait queue: a slab of waiter slots, linked into one FIFO list per priority level.
 //!
-//! Slots are reused through a free list and levels are kept in a sorted `Vec`, so after
-//! warm-up queueing a waiter allocates nothing. Each slot owns a reusable [`Status`] cell that
-//! its acquire future also holds: the outcome (assigned, closed, too large) is published
-//! there, and the slot itself is freed at once, so a woken future reads its outcome without
-//! taking the lock. While the status says waiting, the slot belongs to that future.
+//! Slots are reused through a free list and the levels are kept sorted (the first inline),
+//! so after warm-up queueing a waiter allocates nothing. Each slot owns a reusable [`Status`]
+//! cell that its acquire future also holds: the outcome (assigned, closed, too large) is
+//! published there and the slot is freed at once, so a woken future reads its outcome
+//! without taking the lock. While the status says waiting, the slot belongs to that future.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
