@@ -1,1 +1,1057 @@
 //! Behaviour tests of `asynchronously::priority_semaphore`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::{Pin, pin};
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
+
+use asynchronously::priority_semaphore::{
+    Acquire, AcquireError, AcquireOwned, AddPermitsError, BuildError, OwnedPermit, Permit,
+    Priority, PrioritySemaphore, TryAcquireError, WithPriority, with_priority,
+};
+use asynchronously::time::VirtualClock;
+use futures::FutureExt;
+use proptest::prelude::*;
+
+use crate::runtime::yield_now;
+use crate::runtime_test;
+
+// Compile-time promises about the returned futures and handles.
+const _: () = {
+    const fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync_unpin::<Acquire<'static>>();
+    assert_send_sync_unpin::<Acquire<'static, VirtualClock>>();
+    assert_send_sync_unpin::<AcquireOwned>();
+    assert_send_sync_unpin::<Permit<'static>>();
+    assert_send_sync_unpin::<OwnedPermit>();
+    assert_send_sync::<PrioritySemaphore<VirtualClock>>();
+    assert_send_sync_unpin::<WithPriority<std::future::Ready<()>>>();
+};
+
+fn ms(millis: u64) -> Duration {
+    Duration::from_millis(millis)
+}
+
+/// Polls once with a waker that does nothing.
+fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
+}
+
+/// Polls once; panics unless the future completed.
+fn ready<F: Future + Unpin>(future: &mut F) -> F::Output {
+    match poll(future) {
+        Poll::Ready(output) => output,
+        Poll::Pending => panic!("expected the future to be ready"),
+    }
+}
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<CountingWaker>, Waker) {
+    let counter = Arc::new(CountingWaker::default());
+    (Arc::clone(&counter), Waker::from(counter))
+}
+
+fn wakes(counter: &CountingWaker) -> usize {
+    counter.0.load(SeqCst)
+}
+
+/// A small deterministic generator (splitmix64), so tests need no `rand`.
+fn splitmix(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn assert_idle(semaphore: &PrioritySemaphore<impl asynchronously::time::Clock>, total: usize) {
+    assert_eq!(semaphore.waiting_total(), 0, "no waiter left in the queue");
+    assert_eq!(semaphore.total_permits(), total);
+    assert_eq!(semaphore.available_permits(), total, "every permit came back");
+}
+
+// ---- Order and fairness ----
+
+runtime_test!(
+    async fn waiters_are_served_by_priority_then_arrival_like_the_seed(rt) {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (label, priority) in [("10 first", 10), ("10 second", 10), ("1", 1), ("5", 5), ("0", 0)] {
+            let (task_semaphore, served) = (Arc::clone(&semaphore), Arc::clone(&served));
+            let queued_before = semaphore.waiting_total();
+            tasks.push(rt.spawn(async move {
+                let _permit = task_semaphore.acquire(Priority::new(priority)).await.unwrap();
+                served.lock().unwrap().push(label);
+                yield_now().await;
+            }));
+            // Arrival order is part of the rule: wait until this one is queued.
+            while semaphore.waiting_total() == queued_before {
+                yield_now().await;
+            }
+        }
+        assert_eq!(semaphore.waiting(Priority::new(10)), 2);
+        drop(held);
+        for task in tasks {
+            task.await;
+        }
+        assert_eq!(*served.lock().unwrap(), ["0", "1", "5", "10 first", "10 second"]);
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn a_released_permit_goes_to_the_queued_waiter_never_to_a_newcomer() {
+        let semaphore = PrioritySemaphore::new(1);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut queued = semaphore.acquire(Priority::LOW);
+        assert!(poll(&mut queued).is_pending());
+        drop(held);
+        // Handed over directly: the count stays at zero until the waiter is polled.
+        assert_eq!(semaphore.available_permits(), 0);
+        assert_eq!(
+            semaphore.try_acquire(Priority::HIGHEST).err(),
+            Some(TryAcquireError::NoPermits)
+        );
+        let mut newcomer = semaphore.acquire(Priority::HIGHEST);
+        assert!(poll(&mut newcomer).is_pending(), "the newcomer queues");
+        let permit = ready(&mut queued).unwrap();
+        assert_eq!(permit.priority(), Priority::LOW);
+        drop(permit);
+        drop(ready(&mut newcomer).unwrap());
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn equal_priorities_are_served_first_in_first_out_over_1000_waiters() {
+        let semaphore = PrioritySemaphore::new(1);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut waiters: Vec<_> = (0..1000).map(|_| semaphore.acquire(Priority::NORMAL)).collect();
+        for waiter in &mut waiters {
+            assert!(poll(waiter).is_pending());
+        }
+        drop(held);
+        for waiter_idx in 0..waiters.len() {
+            if let Some(next) = waiters.get_mut(waiter_idx + 1) {
+                assert!(poll(next).is_pending(), "waiter {} must not overtake", waiter_idx + 1);
+            }
+            assert!(semaphore.try_acquire(Priority::NORMAL).is_err(), "no barging");
+            drop(ready(&mut waiters[waiter_idx]).unwrap());
+        }
+        drop(waiters);
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn try_acquire_succeeds_only_when_an_acquire_would_not_wait() {
+        let semaphore = PrioritySemaphore::new(3);
+        let held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        // One permit free, but a NORMAL request for two is queued at the head.
+        let mut big = semaphore.acquire_many(2, Priority::NORMAL);
+        assert!(poll(&mut big).is_pending());
+        assert_eq!(semaphore.available_permits(), 1);
+        assert_eq!(semaphore.try_acquire(Priority::NORMAL).err(), Some(TryAcquireError::NoPermits));
+        assert_eq!(semaphore.try_acquire(Priority::LOW).err(), Some(TryAcquireError::NoPermits));
+        // A strictly better priority would be first in line, so it is served at once.
+        let urgent = semaphore.try_acquire(Priority::HIGH).unwrap();
+        drop(urgent);
+        drop(held);
+        drop(ready(&mut big).unwrap());
+        assert_idle(&semaphore, 3);
+    }
+);
+
+// ---- The head-of-line rule ----
+
+runtime_test!(
+    async fn a_large_request_at_the_head_blocks_smaller_ones_until_it_is_served() {
+        let semaphore = PrioritySemaphore::new(4);
+        let held = semaphore.try_acquire_many(3, Priority::NORMAL).unwrap();
+        let mut big = semaphore.acquire_many(3, Priority::NORMAL);
+        let mut small = semaphore.acquire(Priority::NORMAL);
+        assert!(poll(&mut big).is_pending());
+        assert!(poll(&mut small).is_pending(), "one permit is free but kept for the head");
+        assert_eq!(semaphore.available_permits(), 1);
+        drop(held);
+        let big_permit = ready(&mut big).unwrap();
+        assert_eq!(big_permit.num_permits(), 3);
+        // The fourth permit then goes to the small request.
+        drop(ready(&mut small).unwrap());
+        drop(big_permit);
+        assert_idle(&semaphore, 4);
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_blocking_head_lets_the_waiters_behind_it_through() {
+        let semaphore = PrioritySemaphore::new(2);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut big = semaphore.acquire_many(2, Priority::HIGH);
+        assert!(poll(&mut big).is_pending());
+        let (counter, waker) = counting_waker();
+        let mut small = pin!(semaphore.acquire(Priority::LOW));
+        assert!(small.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        drop(big);
+        assert_eq!(wakes(&counter), 1, "the small waiter is woken with the free permit");
+        drop(small.as_mut().poll(&mut Context::from_waker(&waker)));
+        drop(held);
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn a_request_larger_than_the_total_fails_at_once() {
+        let semaphore = PrioritySemaphore::new(4);
+        let error = semaphore.acquire_many(5, Priority::HIGHEST).await.unwrap_err();
+        assert_eq!(error, AcquireError::TooLarge { requested: 5, total: 4 });
+        assert!(error.to_string().contains("requested 5 permits"));
+        assert_eq!(
+            semaphore.try_acquire_many(5, Priority::NORMAL).unwrap_err(),
+            TryAcquireError::TooLarge { requested: 5, total: 4 }
+        );
+        // Also when waiters are queued.
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut queued = semaphore.acquire_many(4, Priority::NORMAL);
+        assert!(poll(&mut queued).is_pending());
+        assert!(matches!(
+            semaphore.acquire_many(9, Priority::NORMAL).await,
+            Err(AcquireError::TooLarge { requested: 9, total: 4 })
+        ));
+        drop(held);
+        drop(ready(&mut queued).unwrap());
+        assert_idle(&semaphore, 4);
+    }
+);
+
+runtime_test!(
+    async fn forgetting_permits_fails_queued_requests_that_no_longer_fit() {
+        let semaphore = PrioritySemaphore::new(4);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut whole = semaphore.acquire_many(4, Priority::NORMAL);
+        let mut one = semaphore.acquire(Priority::LOW);
+        assert!(poll(&mut whole).is_pending());
+        assert!(poll(&mut one).is_pending());
+        held.forget();
+        assert_eq!(semaphore.total_permits(), 3);
+        assert_eq!(
+            ready(&mut whole).unwrap_err(),
+            AcquireError::TooLarge { requested: 4, total: 3 }
+        );
+        // The head is gone, so the request behind it got one of the three free permits.
+        let permit = ready(&mut one).unwrap();
+        assert_eq!(semaphore.available_permits(), 2);
+        drop(permit);
+        assert_idle(&semaphore, 3);
+    }
+);
+
+runtime_test!(
+    async fn a_semaphore_with_no_permits_queues_every_request_until_permits_are_added() {
+        let semaphore = PrioritySemaphore::new(0);
+        assert_eq!(semaphore.try_acquire(Priority::NORMAL).err(), Some(TryAcquireError::NoPermits));
+        let mut one = semaphore.acquire(Priority::NORMAL);
+        let mut three = semaphore.acquire_many(3, Priority::NORMAL);
+        assert!(poll(&mut one).is_pending());
+        assert!(poll(&mut three).is_pending());
+        semaphore.add_permits(2).unwrap();
+        let permit = ready(&mut one).unwrap();
+        assert_eq!(
+            ready(&mut three).unwrap_err(),
+            AcquireError::TooLarge { requested: 3, total: 2 }
+        );
+        drop(permit);
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn add_permits_serves_waiters_and_rejects_overflow_without_adding() {
+        let semaphore = PrioritySemaphore::new(1);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut waiter = semaphore.acquire(Priority::NORMAL);
+        assert!(poll(&mut waiter).is_pending());
+        semaphore.add_permits(1).unwrap();
+        let permit = ready(&mut waiter).unwrap();
+        let max = PrioritySemaphore::MAX_PERMITS;
+        assert_eq!(
+            semaphore.add_permits(max),
+            Err(AddPermitsError::TooMany { added: max, total: 2, max })
+        );
+        assert_eq!(semaphore.total_permits(), 2);
+        drop((held, permit));
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn adding_many_permits_wakes_every_waiter_it_serves() {
+        let semaphore = PrioritySemaphore::new(0);
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut waiters: Vec<_> =
+            (0..30).map(|waiter_idx| semaphore.acquire(Priority::new(waiter_idx % 3))).collect();
+        for waiter in &mut waiters {
+            assert!(Pin::new(waiter).poll(&mut cx).is_pending());
+        }
+        semaphore.add_permits(20).unwrap();
+        assert_eq!(wakes(&counter), 20, "woken in batches, each exactly once");
+        assert_eq!(semaphore.waiting_total(), 10);
+        let mut served = Vec::new();
+        let mut still_waiting = Vec::new();
+        for mut waiter in waiters {
+            match poll(&mut waiter) {
+                Poll::Ready(permit) => served.push(permit.unwrap()),
+                Poll::Pending => still_waiting.push(waiter),
+            }
+        }
+        assert_eq!(served.len(), 20);
+        // Priorities 0 and 1 (ten each) were served; the ten at priority 2 still wait.
+        assert!(served.iter().all(|permit| permit.priority() < Priority::new(2)));
+        drop(served);
+        for waiter in &mut still_waiting {
+            drop(ready(waiter).unwrap());
+        }
+        drop(still_waiting);
+        assert_idle(&semaphore, 20);
+    }
+);
+
+runtime_test!(
+    async fn shrinking_the_total_wakes_every_rejected_waiter() {
+        let semaphore = PrioritySemaphore::new(3);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let (counter, waker) = counting_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut waiters: Vec<_> =
+            (0..12).map(|_| semaphore.acquire_many(3, Priority::NORMAL)).collect();
+        for waiter in &mut waiters {
+            assert!(Pin::new(waiter).poll(&mut cx).is_pending());
+        }
+        held.forget();
+        assert_eq!(wakes(&counter), 12);
+        for waiter in &mut waiters {
+            assert_eq!(
+                ready(waiter).unwrap_err(),
+                AcquireError::TooLarge { requested: 3, total: 2 }
+            );
+        }
+        drop(waiters);
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn zero_permit_requests_complete_at_once_unless_closed() {
+        let semaphore = PrioritySemaphore::new(0);
+        let permit = semaphore.acquire_many(0, Priority::LOWEST).await.unwrap();
+        assert_eq!(permit.num_permits(), 0);
+        assert_eq!(semaphore.try_acquire_many(0, Priority::LOWEST).unwrap().num_permits(), 0);
+        drop(permit);
+        semaphore.close();
+        assert_eq!(
+            semaphore.acquire_many(0, Priority::HIGH).await.unwrap_err(),
+            AcquireError::Closed
+        );
+        assert_eq!(
+            semaphore.try_acquire_many(0, Priority::HIGH).unwrap_err(),
+            TryAcquireError::Closed
+        );
+    }
+);
+
+// ---- Close ----
+
+runtime_test!(
+    async fn close_wakes_every_waiter_with_an_error_and_fails_later_acquires(rt) {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut tasks = Vec::new();
+        for waiter_idx in 0..40 {
+            let semaphore = Arc::clone(&semaphore);
+            tasks.push(rt.spawn(async move {
+                semaphore.acquire(Priority::new(waiter_idx % 3)).await.map(drop)
+            }));
+        }
+        while semaphore.waiting_total() < 40 {
+            yield_now().await;
+        }
+        semaphore.close();
+        assert!(semaphore.is_closed());
+        for task in tasks {
+            assert_eq!(task.await, Err(AcquireError::Closed));
+        }
+        assert_eq!(semaphore.acquire(Priority::HIGHEST).await.unwrap_err(), AcquireError::Closed);
+        assert_eq!(semaphore.try_acquire(Priority::HIGHEST).unwrap_err(), TryAcquireError::Closed);
+        // Held permits stay valid and still come back.
+        drop(held);
+        assert_idle(&semaphore, 1);
+        semaphore.close();
+    }
+);
+
+runtime_test!(
+    async fn a_waiter_handed_permits_before_close_keeps_them() {
+        let semaphore = PrioritySemaphore::new(1);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut first = semaphore.acquire(Priority::NORMAL);
+        let mut second = semaphore.acquire(Priority::NORMAL);
+        assert!(poll(&mut first).is_pending());
+        assert!(poll(&mut second).is_pending());
+        drop(held);
+        semaphore.close();
+        let permit = ready(&mut first).unwrap();
+        assert_eq!(ready(&mut second).unwrap_err(), AcquireError::Closed);
+        drop(permit);
+        assert_idle(&semaphore, 1);
+    }
+);
+
+// ---- Cancellation ----
+
+/// Builds a scenario around the future under test: one permit held, the future queued
+/// behind it, and a follower queued behind the future. Then runs the steps (poll the
+/// future, release the held permit, poll again) and drops the future after `steps` of
+/// them. The follower must then get the permit and every permit must come back.
+fn drop_after<F, P>(semaphore: &PrioritySemaphore, steps: usize, make: impl FnOnce() -> F)
+where
+    F: Future<Output = Result<P, AcquireError>> + Unpin,
+{
+    let available_before = semaphore.available_permits();
+    let mut held = Some(semaphore.try_acquire(Priority::NORMAL).unwrap());
+    let mut under_test = make();
+    let mut follower = semaphore.acquire(Priority::LOWEST);
+    let mut obtained = None;
+    for step in 0..steps {
+        match step {
+            0 => {
+                assert!(poll(&mut under_test).is_pending());
+                assert!(poll(&mut follower).is_pending());
+            }
+            1 => drop(held.take()),
+            _ => obtained = Some(ready(&mut under_test).unwrap()),
+        }
+    }
+    if steps == 0 {
+        assert!(poll(&mut follower).is_pending());
+    }
+    drop(under_test);
+    drop(obtained);
+    drop(held);
+    let permit = ready(&mut follower).unwrap();
+    assert_eq!(semaphore.available_permits(), available_before - 1, "only the follower holds one");
+    drop(permit);
+    assert_eq!(semaphore.waiting_total(), 0);
+    assert_eq!(semaphore.available_permits(), available_before, "every permit came back");
+}
+
+runtime_test!(
+    async fn dropping_an_acquire_at_every_point_loses_no_permit() {
+        for steps in 0..=3 {
+            let semaphore = PrioritySemaphore::new(1);
+            drop_after(&semaphore, steps, || semaphore.acquire(Priority::HIGH));
+            drop_after(&semaphore, steps, || semaphore.acquire_ambient());
+            let many = PrioritySemaphore::new(3);
+            let _two = many.try_acquire_many(2, Priority::NORMAL).unwrap();
+            drop_after(&many, steps, || many.acquire_many(1, Priority::HIGH));
+        }
+    }
+);
+
+runtime_test!(
+    async fn dropping_an_owned_acquire_at_every_point_loses_no_permit() {
+        for steps in 0..=3 {
+            let semaphore = Arc::new(PrioritySemaphore::new(1));
+            drop_after(&semaphore, steps, || Arc::clone(&semaphore).acquire_owned(Priority::HIGH));
+            drop_after(&semaphore, steps, || {
+                Arc::clone(&semaphore).acquire_many_owned(1, Priority::HIGH)
+            });
+            drop_after(&semaphore, steps, || Arc::clone(&semaphore).acquire_ambient_owned());
+        }
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_queued_waiter_keeps_the_others_in_their_places() {
+        let semaphore = PrioritySemaphore::new(1);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut waiters: Vec<_> = (0..6).map(|_| semaphore.acquire(Priority::NORMAL)).collect();
+        for waiter in &mut waiters {
+            assert!(poll(waiter).is_pending());
+        }
+        let middle = waiters.remove(2);
+        drop(middle);
+        assert_eq!(semaphore.waiting_total(), 5);
+        drop(held);
+        for waiter_idx in 0..waiters.len() {
+            if let Some(next) = waiters.get_mut(waiter_idx + 1) {
+                assert!(poll(next).is_pending());
+            }
+            drop(ready(&mut waiters[waiter_idx]).unwrap());
+        }
+        drop(waiters);
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn a_release_wakes_the_served_waiter_once_through_its_latest_waker() {
+        let semaphore = PrioritySemaphore::new(1);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let (first_counter, first_waker) = counting_waker();
+        let (second_counter, second_waker) = counting_waker();
+        let mut waiter = pin!(semaphore.acquire(Priority::NORMAL));
+        assert!(waiter.as_mut().poll(&mut Context::from_waker(&first_waker)).is_pending());
+        assert!(waiter.as_mut().poll(&mut Context::from_waker(&second_waker)).is_pending());
+        drop(held);
+        assert_eq!((wakes(&first_counter), wakes(&second_counter)), (0, 1));
+        let Poll::Ready(Ok(permit)) = waiter.as_mut().poll(&mut Context::from_waker(&second_waker))
+        else {
+            panic!("the woken waiter has its permit");
+        };
+        drop(permit);
+        assert_eq!(wakes(&second_counter), 1, "no spurious wake-ups");
+    }
+);
+
+runtime_test!(
+    async fn polling_a_completed_acquire_again_panics() {
+        let semaphore = PrioritySemaphore::new(1);
+        let mut acquire = semaphore.acquire(Priority::NORMAL);
+        drop(ready(&mut acquire).unwrap());
+        let again = std::panic::catch_unwind(AssertUnwindSafe(|| poll(&mut acquire).map(drop)));
+        assert!(again.is_err());
+        drop(acquire);
+        assert_idle(&semaphore, 1);
+    }
+);
+
+// ---- Ambient priority ----
+
+runtime_test!(
+    async fn with_priority_sets_the_ambient_priority_for_acquires_inside_it(rt) {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let served = Arc::new(Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for (label, priority) in [("low", Priority::LOW), ("normal", Priority::NORMAL), ("high", Priority::HIGH)] {
+            let (task_semaphore, served) = (Arc::clone(&semaphore), Arc::clone(&served));
+            let queued_before = semaphore.waiting_total();
+            tasks.push(rt.spawn(with_priority(priority, async move {
+                let permit = task_semaphore.acquire_ambient().await.unwrap();
+                served.lock().unwrap().push((label, permit.priority()));
+            })));
+            while semaphore.waiting_total() == queued_before {
+                yield_now().await;
+            }
+        }
+        drop(held);
+        for task in tasks {
+            task.await;
+        }
+        assert_eq!(
+            *served.lock().unwrap(),
+            [("high", Priority::HIGH), ("normal", Priority::NORMAL), ("low", Priority::LOW)]
+        );
+    }
+);
+
+runtime_test!(
+    async fn the_ambient_priority_is_read_at_the_first_poll_and_scopes_nest() {
+        let semaphore = PrioritySemaphore::new(3);
+        assert_eq!(Priority::current(), Priority::NORMAL);
+        // Created outside the scope, polled inside: the scope's priority applies.
+        let permit = with_priority(Priority::LOW, semaphore.acquire_ambient()).await.unwrap();
+        assert_eq!(permit.priority(), Priority::LOW);
+        let (outer, inner, after) = with_priority(Priority::LOW, async {
+            let inner = with_priority(Priority::HIGH, async { Priority::current() }).await;
+            (Priority::current(), inner, ())
+        })
+        .await;
+        assert_eq!((outer, inner, after), (Priority::LOW, Priority::HIGH, ()));
+        assert_eq!(Priority::current(), Priority::NORMAL, "restored after the scope");
+        let many =
+            with_priority(Priority::new(3), semaphore.acquire_many_ambient(2)).await.unwrap();
+        assert_eq!(many.priority(), Priority::new(3));
+    }
+);
+
+runtime_test!(
+    async fn the_ambient_priority_follows_a_task_across_yields_and_threads(rt) {
+        let seen = rt
+            .spawn(with_priority(Priority::LOW, async {
+                let mut seen = Vec::new();
+                for _ in 0..20 {
+                    yield_now().await;
+                    seen.push(Priority::current());
+                }
+                seen
+            }))
+            .await;
+        assert!(seen.iter().all(|priority| *priority == Priority::LOW));
+        assert_eq!(Priority::current(), Priority::NORMAL);
+    }
+);
+
+runtime_test!(
+    async fn a_panic_inside_a_scope_restores_the_previous_ambient_priority() {
+        let outcome = with_priority(Priority::HIGH, async {
+            let inner = AssertUnwindSafe(with_priority(Priority::LOW, async {
+                panic!("job failed");
+            }))
+            .catch_unwind()
+            .await;
+            (inner.is_err(), Priority::current())
+        })
+        .await;
+        assert_eq!(outcome, (true, Priority::HIGH));
+        assert_eq!(Priority::current(), Priority::NORMAL);
+    }
+);
+
+// ---- Aging ----
+
+fn aging_semaphore(clock: &VirtualClock, max_boost: u32) -> PrioritySemaphore<VirtualClock> {
+    PrioritySemaphore::builder(1).aging(ms(10), max_boost).clock(clock.clone()).build().unwrap()
+}
+
+runtime_test!(
+    async fn aging_lets_a_low_priority_waiter_through_after_the_configured_wait() {
+        let clock = VirtualClock::new();
+        let semaphore = aging_semaphore(&clock, 100);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut low = semaphore.acquire(Priority::new(10));
+        assert!(poll(&mut low).is_pending());
+
+        // After 50 ms the low waiter counts as priority 5: a new priority-0 waiter goes first.
+        clock.advance(ms(50));
+        let mut early = semaphore.acquire(Priority::new(0));
+        assert!(poll(&mut early).is_pending());
+        drop(held);
+        let early_permit = ready(&mut early).unwrap();
+        assert!(poll(&mut low).is_pending());
+
+        // After 100 ms it counts as priority 0 and arrived earlier: it beats a new priority 0.
+        clock.advance(ms(50));
+        let mut late = semaphore.acquire(Priority::new(0));
+        assert!(poll(&mut late).is_pending());
+        drop(early_permit);
+        let low_permit = ready(&mut low).unwrap();
+        assert_eq!(low_permit.priority(), Priority::new(10));
+        assert!(poll(&mut late).is_pending());
+        drop(low_permit);
+        drop(ready(&mut late).unwrap());
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn aging_is_bounded_by_the_maximum_boost() {
+        let clock = VirtualClock::new();
+        let semaphore = aging_semaphore(&clock, 5);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut low = semaphore.acquire(Priority::new(10));
+        assert!(poll(&mut low).is_pending());
+        clock.advance(Duration::from_secs(3600));
+        // Boosted by at most 5 steps: it counts as 5, so a new 4 still goes first.
+        let mut four = semaphore.acquire(Priority::new(4));
+        let mut six = semaphore.acquire(Priority::new(6));
+        assert!(poll(&mut four).is_pending());
+        assert!(poll(&mut six).is_pending());
+        drop(held);
+        let four_permit = ready(&mut four).unwrap();
+        drop(four_permit);
+        let low_permit = ready(&mut low).unwrap();
+        assert!(poll(&mut six).is_pending());
+        drop(low_permit);
+        drop(ready(&mut six).unwrap());
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn aging_runs_on_virtual_time_with_tasks_waiting(rt) {
+        let clock = VirtualClock::new();
+        let semaphore = Arc::new(aging_semaphore(&clock, 100));
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let low = {
+            let semaphore = Arc::clone(&semaphore);
+            rt.spawn(async move { semaphore.acquire(Priority::new(20)).await.map(drop) })
+        };
+        while semaphore.waiting_total() == 0 {
+            yield_now().await;
+        }
+        // Sleep 250 ms of virtual time while holding the permit, then let go.
+        let mut newcomer = Arc::clone(&semaphore).acquire_owned(Priority::new(0));
+        let sleep_then_release = async {
+            asynchronously::time::Clock::sleep(&clock, ms(250)).await;
+            // The low waiter now counts as 20 - 25 = -5: it goes ahead of a new 0.
+            assert!(poll(&mut newcomer).is_pending());
+            drop(held);
+            // The low task may run and release at once, but it must have left the queue
+            // first: had the newcomer been served, the low waiter would still be queued.
+            assert_eq!(semaphore.waiting(Priority::new(20)), 0, "the aged waiter was served");
+        };
+        futures::join!(sleep_then_release, clock.run_for(ms(250)));
+        low.await.unwrap();
+        drop(newcomer.await.unwrap());
+        assert_idle(&semaphore, 1);
+    }
+);
+
+// ---- Owned permits and introspection ----
+
+runtime_test!(
+    async fn owned_permits_keep_the_semaphore_alive_across_tasks(rt) {
+        let semaphore = Arc::new(PrioritySemaphore::new(2));
+        let permit = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL).await.unwrap();
+        let task = rt.spawn(async move {
+            yield_now().await;
+            permit.num_permits()
+        });
+        let weak = Arc::downgrade(&semaphore);
+        let other = Arc::clone(&semaphore).try_acquire_many_owned(1, Priority::LOW).unwrap();
+        drop(semaphore);
+        assert_eq!(task.await, 1);
+        assert!(weak.upgrade().is_some(), "the remaining permit keeps it alive");
+        assert_eq!(other.semaphore().available_permits(), 1);
+        drop(other);
+        assert!(weak.upgrade().is_none());
+    }
+);
+
+runtime_test!(
+    async fn introspection_reports_permits_and_waiters_per_priority() {
+        let semaphore = PrioritySemaphore::new(2);
+        let held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        let mut a = semaphore.acquire(Priority::HIGH);
+        let mut b = semaphore.acquire(Priority::HIGH);
+        let mut c = semaphore.acquire(Priority::LOW);
+        for waiter in [&mut a, &mut b, &mut c] {
+            assert!(poll(waiter).is_pending());
+        }
+        assert_eq!(semaphore.waiting(Priority::HIGH), 2);
+        assert_eq!(semaphore.waiting(Priority::LOW), 1);
+        assert_eq!(semaphore.waiting(Priority::NORMAL), 0);
+        assert_eq!(semaphore.waiting_total(), 3);
+        let debug = format!("{semaphore:?}");
+        assert!(debug.contains("available_permits: 0") && debug.contains("waiting: 3"), "{debug}");
+        assert!(format!("{a:?}").contains("queued: true"));
+        drop((a, b, c, held));
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn the_builder_rejects_bad_configuration_with_typed_errors() {
+        let zero = PrioritySemaphore::builder(1).aging(Duration::ZERO, 3).build().unwrap_err();
+        assert_eq!(zero, BuildError::ZeroAgingInterval);
+        assert!(zero.to_string().contains("greater than zero"));
+        let max = PrioritySemaphore::MAX_PERMITS;
+        assert_eq!(
+            PrioritySemaphore::builder(max + 1).build().unwrap_err(),
+            BuildError::TooManyPermits { permits: max + 1, max }
+        );
+        assert!(std::panic::catch_unwind(|| PrioritySemaphore::new(max + 1)).is_err());
+        // `Duration::MAX` means "never boost", not an overflow.
+        let clock = VirtualClock::new();
+        let semaphore = PrioritySemaphore::builder(1)
+            .aging(Duration::MAX, u32::MAX)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut lowest = semaphore.acquire(Priority::LOWEST);
+        assert!(poll(&mut lowest).is_pending());
+        clock.advance(Duration::from_secs(1 << 40));
+        let mut highest = semaphore.acquire(Priority::HIGHEST);
+        assert!(poll(&mut highest).is_pending());
+        drop(held);
+        drop(ready(&mut highest).unwrap());
+        drop(ready(&mut lowest).unwrap());
+    }
+);
+
+runtime_test!(
+    async fn extreme_boosts_never_overflow_the_priority() {
+        let clock = VirtualClock::new();
+        let semaphore = PrioritySemaphore::builder(1)
+            .aging(Duration::from_nanos(1), u32::MAX)
+            .clock(clock.clone())
+            .build()
+            .unwrap();
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut first = semaphore.acquire(Priority::HIGHEST);
+        assert!(poll(&mut first).is_pending());
+        clock.advance(Duration::from_secs(10));
+        let mut second = semaphore.acquire(Priority::HIGHEST);
+        assert!(poll(&mut second).is_pending());
+        drop(held);
+        drop(ready(&mut first).unwrap());
+        drop(ready(&mut second).unwrap());
+        assert_idle(&semaphore, 1);
+    }
+);
+
+// ---- Runtime shutdown ----
+
+/// tokio drops the tasks parked in `acquire` when its runtime is dropped: the queue must be
+/// left empty and the semaphore usable from another executor.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_runtime_shut_down_with_parked_waiters_leaves_the_semaphore_usable() {
+    let semaphore = Arc::new(PrioritySemaphore::new(1));
+    let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+    for waiter_idx in 0..100 {
+        let semaphore = Arc::clone(&semaphore);
+        runtime
+            .spawn(async move { semaphore.acquire(Priority::new(waiter_idx % 4)).await.map(drop) });
+    }
+    while semaphore.waiting_total() < 100 {
+        std::thread::yield_now();
+    }
+    // Shut down on a helper thread, so a hang fails the test instead of stalling it.
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(runtime);
+        done_tx.send(()).unwrap();
+    });
+    done_rx.recv_timeout(Duration::from_secs(10)).expect("the runtime shuts down");
+    assert_eq!(semaphore.waiting_total(), 0);
+    drop(held);
+    let permit = futures::executor::block_on(semaphore.acquire(Priority::LOW)).unwrap();
+    drop(permit);
+    assert_idle(&semaphore, 1);
+}
+
+// ---- Stress and properties ----
+
+runtime_test!(
+    async fn ten_thousand_tasks_with_random_cancellations_conserve_permits(rt) {
+        const PERMITS: usize = 4;
+        let semaphore = Arc::new(PrioritySemaphore::new(PERMITS));
+        let in_use = Arc::new(AtomicUsize::new(0));
+        let acquired = Arc::new(AtomicUsize::new(0));
+        let gave_up = Arc::new(AtomicUsize::new(0));
+        let mut seed = 7;
+        let mut tasks = Vec::new();
+        for _ in 0..10_000 {
+            let random = splitmix(&mut seed);
+            let priority = Priority::new((random % 7) as i32 - 3);
+            let permits = 1 + (random >> 8) as usize % 2;
+            let patience = (random >> 16) % 6;
+            let (semaphore, in_use, acquired, gave_up) = (
+                Arc::clone(&semaphore),
+                Arc::clone(&in_use),
+                Arc::clone(&acquired),
+                Arc::clone(&gave_up),
+            );
+            tasks.push(rt.spawn(async move {
+                let acquire = semaphore.acquire_many(permits, priority);
+                // Give up (drop the acquire) after `patience` yields, unless 0 = wait forever.
+                let give_up = async {
+                    if patience == 0 {
+                        std::future::pending::<()>().await;
+                    }
+                    for _ in 0..patience {
+                        yield_now().await;
+                    }
+                };
+                futures::select_biased! {
+                    permit = acquire.fuse() => {
+                        let permit = permit.unwrap();
+                        let now = in_use.fetch_add(permits, SeqCst) + permits;
+                        assert!(now <= PERMITS, "{now} permits in use");
+                        acquired.fetch_add(1, SeqCst);
+                        yield_now().await;
+                        in_use.fetch_sub(permits, SeqCst);
+                        drop(permit);
+                    }
+                    () = give_up.fuse() => {
+                        gave_up.fetch_add(1, SeqCst);
+                    }
+                }
+            }));
+        }
+        for task in tasks {
+            task.await;
+        }
+        let (acquired, gave_up) = (acquired.load(SeqCst), gave_up.load(SeqCst));
+        assert_eq!(acquired + gave_up, 10_000);
+        assert!(acquired > 0 && gave_up > 0, "{acquired} acquired, {gave_up} gave up");
+        assert_idle(&semaphore, PERMITS);
+    }
+);
+
+/// Races the lock-free paths (acquire and release without waiters) against queueing,
+/// hand-off and cancellation on plain threads: no permit is lost, none is duplicated, and
+/// every blocked acquire is woken.
+#[test]
+fn threads_racing_fast_and_slow_paths_conserve_permits() {
+    const PERMITS: usize = 2;
+    let semaphore = Arc::new(PrioritySemaphore::new(PERMITS));
+    let in_use = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for thread_idx in 0..4u64 {
+        let (semaphore, in_use, done_tx) =
+            (Arc::clone(&semaphore), Arc::clone(&in_use), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut seed = thread_idx;
+            for _ in 0..5_000 {
+                let random = splitmix(&mut seed);
+                let priority = Priority::new((random % 3) as i32);
+                let permit = match random >> 8 & 3 {
+                    0 => semaphore.try_acquire(priority).ok(),
+                    1 => {
+                        // Queue (maybe), then give up.
+                        let mut acquire = semaphore.acquire(priority);
+                        match poll(&mut acquire) {
+                            Poll::Ready(permit) => Some(permit.unwrap()),
+                            Poll::Pending => None,
+                        }
+                    }
+                    _ => Some(futures::executor::block_on(semaphore.acquire(priority)).unwrap()),
+                };
+                if let Some(permit) = permit {
+                    let now = in_use.fetch_add(1, SeqCst) + 1;
+                    assert!(now <= PERMITS, "{now} permits in use");
+                    in_use.fetch_sub(1, SeqCst);
+                    drop(permit);
+                }
+            }
+            done_tx.send(()).unwrap();
+        });
+    }
+    drop(done_tx);
+    // A lost wake-up would block a thread forever: fail instead of hanging.
+    for _ in 0..4 {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a worker panicked, or a blocked acquire was never woken");
+    }
+    assert_idle(&semaphore, PERMITS);
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Acquire { permits: usize, priority: i32 },
+    TryAcquire { permits: usize, priority: i32 },
+    PollAll,
+    DropPermit(usize),
+    ForgetPermit(usize),
+    Cancel(usize),
+    AddPermits(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0..4usize, -2..3i32).prop_map(|(permits, priority)| Op::Acquire { permits, priority }),
+        2 => (0..4usize, -2..3i32).prop_map(|(permits, priority)| Op::TryAcquire { permits, priority }),
+        2 => Just(Op::PollAll),
+        3 => any::<usize>().prop_map(Op::DropPermit),
+        1 => any::<usize>().prop_map(Op::ForgetPermit),
+        2 => any::<usize>().prop_map(Op::Cancel),
+        1 => (0..3usize).prop_map(Op::AddPermits),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn random_operations_never_exceed_lose_or_leak_permits(
+        initial in 0..5usize,
+        ops in proptest::collection::vec(op(), 1..80),
+    ) {
+        let semaphore = PrioritySemaphore::new(initial);
+        let mut total = initial;
+        let mut pending: Vec<Acquire<'_>> = Vec::new();
+        let mut permits: Vec<Permit<'_>> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Acquire { permits: n, priority } => {
+                    let mut acquire = semaphore.acquire_many(n, Priority::new(priority));
+                    match poll(&mut acquire) {
+                        Poll::Ready(Ok(permit)) => permits.push(permit),
+                        Poll::Ready(Err(error)) => {
+                            prop_assert!(matches!(error, AcquireError::TooLarge { .. }), "unexpected {:?}", error);
+                            prop_assert!(n > total && total > 0);
+                        }
+                        Poll::Pending => pending.push(acquire),
+                    }
+                }
+                Op::TryAcquire { permits: n, priority } => {
+                    if let Ok(permit) = semaphore.try_acquire_many(n, Priority::new(priority)) {
+                        permits.push(permit);
+                    }
+                }
+                Op::PollAll => {
+                    let mut still_pending = Vec::new();
+                    for mut acquire in pending.drain(..) {
+                        match poll(&mut acquire) {
+                            Poll::Ready(Ok(permit)) => permits.push(permit),
+                            Poll::Ready(Err(error)) => {
+                                prop_assert!(matches!(error, AcquireError::TooLarge { .. }), "unexpected {:?}", error);
+                            }
+                            Poll::Pending => still_pending.push(acquire),
+                        }
+                    }
+                    pending = still_pending;
+                }
+                Op::DropPermit(idx) if !permits.is_empty() => {
+                    drop(permits.swap_remove(idx % permits.len()));
+                }
+                Op::ForgetPermit(idx) if !permits.is_empty() => {
+                    let permit = permits.swap_remove(idx % permits.len());
+                    total -= permit.num_permits();
+                    permit.forget();
+                }
+                Op::Cancel(idx) if !pending.is_empty() => {
+                    drop(pending.swap_remove(idx % pending.len()));
+                }
+                Op::AddPermits(n) => {
+                    semaphore.add_permits(n).unwrap();
+                    total += n;
+                }
+                Op::DropPermit(_) | Op::ForgetPermit(_) | Op::Cancel(_) => {}
+            }
+            let held: usize = permits.iter().map(Permit::num_permits).sum();
+            prop_assert_eq!(semaphore.total_permits(), total);
+            prop_assert!(held + semaphore.available_permits() <= total, "permits exceed the total");
+            prop_assert!(semaphore.waiting_total() <= pending.len());
+        }
+        // Liveness: with no permit held, every remaining waiter completes, one round at a time
+        // (unless there are no permits at all: then they wait for `add_permits`).
+        drop(permits);
+        if total == 0 {
+            pending.clear();
+        }
+        let mut rounds = 0;
+        while !pending.is_empty() {
+            rounds += 1;
+            prop_assert!(rounds <= 100, "waiters stuck: {:?}", semaphore);
+            pending.retain_mut(|acquire| poll(acquire).is_pending());
+        }
+        prop_assert_eq!(semaphore.waiting_total(), 0);
+        prop_assert_eq!(semaphore.available_permits(), total, "every permit came back");
+    }
+}

@@ -1,0 +1,1013 @@
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
+use std::time::Instant;
+
+use asynchronously_time::{Clock, RealClock};
+
+use crate::semaphore::queue::{Aging, Outcome, Queue, Status};
+use crate::semaphore::wake_list::WakeList;
+use crate::{
+    Acquire, AcquireError, AcquireOwned, AddPermitsError, Builder, OwnedPermit, Permit, Priority,
+    TryAcquireError,
+};
+
+pub(crate) mod queue;
+mod wake_list;
+
+/// Set in `state` after `close()`.
+const CLOSED: usize = 1 << (usize::BITS - 1);
+/// Set in `state` while the wait queue is not empty: free permits then belong to the queue
+/// and only the lock holder may take them, which is what stops newcomers from barging.
+const WAITERS: usize = 1 << (usize::BITS - 2);
+/// The free-permit count in `state`.
+const PERMITS: usize = WAITERS - 1;
+
+/// A fair async semaphore that serves waiters by [`Priority`] (lower value first), FIFO among
+/// equal priorities.
+///
+/// Acquire with an explicit priority ([`acquire`](Self::acquire),
+/// [`acquire_many`](Self::acquire_many)), or with the ambient priority of the surrounding
+/// [`with_priority`](crate::with_priority) scope ([`acquire_ambient`](Self::acquire_ambient)).
+/// Permits are returned when the [`Permit`] is dropped.
+///
+/// # Fairness
+///
+/// - **No barging:** while anyone is queued, a free permit never goes to a newcomer, except a
+///   newcomer that would itself be first in line (a strictly better priority than the head).
+/// - **Direct hand-off:** a release hands permits straight to the waiters at the head of the
+///   queue (taking them from the count) before waking them, so nobody can steal them between
+///   the wake-up and the poll.
+/// - **Head-of-line rule:** a multi-permit request at the head blocks everyone behind it until
+///   enough permits are free, so it is never starved by smaller requests (tokio's rule). It
+///   cannot idle the semaphore forever: a request for more than the
+///   [total](Self::total_permits) fails at once with [`AcquireError::TooLarge`], and so do
+///   queued requests when [`Permit::forget`] shrinks the total below them. The one exception
+///   is a semaphore whose total is zero (never given permits, or all forgotten): every
+///   request waits for [`add_permits`](Self::add_permits), which then rejects those that
+///   still do not fit.
+/// - **Aging** (optional, see [`Builder::aging`]): a waiter's effective priority improves by one
+///   step per configured interval waited, up to a bound, so low priorities are not starved.
+///
+/// # Comparison
+///
+/// tokio's `Semaphore` is fair FIFO without priorities; `async-lock`'s is not fair; the
+/// `priority-semaphore` crate has priorities but one permit per acquire, `Arc`-only acquires,
+/// an allocation per queued waiter and no aging. This type is fair, prioritised, weighted and
+/// optionally aging; its uncontended acquire and release are one compare-and-swap each, and
+/// queueing a waiter allocates nothing once the queue has grown.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+///
+/// let semaphore = PrioritySemaphore::new(2);
+/// let first = semaphore.acquire(Priority::LOW).await?;
+/// let second = semaphore.acquire(Priority::HIGH).await?;
+/// assert_eq!(semaphore.available_permits(), 0);
+/// drop((first, second));
+/// assert_eq!(semaphore.available_permits(), 2);
+/// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+/// # }).unwrap();
+/// ```
+pub struct PrioritySemaphore<C = RealClock> {
+    /// Free permits plus the `CLOSED` and `WAITERS` flags. `WAITERS` is only changed, and
+    /// permits are only taken while it is set, under the `queue` lock.
+    state: AtomicUsize,
+    /// Permits in existence (free, held or assigned); only changed under the `queue` lock.
+    total: AtomicUsize,
+    queue: Mutex<Queue>,
+    aging: Option<Aging>,
+    clock: C,
+}
+
+/// What the lock-free fast path found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fast {
+    Taken,
+    /// Too few free permits and nobody queued.
+    NotEnough,
+    /// Waiters are queued or the semaphore is closed: take the lock.
+    Slow,
+}
+
+impl PrioritySemaphore<RealClock> {
+    /// The largest total number of permits (`usize::MAX >> 2`): two bits of the counter are
+    /// flags.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    ///
+    /// assert_eq!(PrioritySemaphore::MAX_PERMITS, usize::MAX >> 2);
+    /// ```
+    pub const MAX_PERMITS: usize = PERMITS;
+
+    /// A semaphore with `permits` free permits, no aging and the [`RealClock`].
+    ///
+    /// Zero permits is allowed: acquires wait until [`add_permits`](Self::add_permits).
+    ///
+    /// # Panics
+    ///
+    /// Panics if `permits` exceeds [`MAX_PERMITS`](Self::MAX_PERMITS), like tokio's
+    /// `Semaphore::new`; [`PrioritySemaphore::builder`] returns an error instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    ///
+    /// static LIMIT: PrioritySemaphore = PrioritySemaphore::new(8);
+    /// assert_eq!(LIMIT.available_permits(), 8);
+    /// ```
+    #[must_use]
+    pub const fn new(permits: usize) -> PrioritySemaphore {
+        assert!(permits <= PERMITS, "PrioritySemaphore::new: more than MAX_PERMITS permits");
+        PrioritySemaphore {
+            state: AtomicUsize::new(permits),
+            total: AtomicUsize::new(permits),
+            queue: Mutex::new(Queue::new()),
+            aging: None,
+            clock: RealClock,
+        }
+    }
+
+    /// A [`Builder`] for a semaphore with `permits` permits, to configure aging and the clock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously_time::VirtualClock;
+    ///
+    /// let semaphore = PrioritySemaphore::builder(4)
+    ///     .aging(Duration::from_millis(100), 10)
+    ///     .clock(VirtualClock::new())
+    ///     .build()?;
+    /// assert_eq!(semaphore.total_permits(), 4);
+    /// # Ok::<(), asynchronously_priority_semaphore::BuildError>(())
+    /// ```
+    pub fn builder(permits: usize) -> Builder<RealClock> {
+        Builder::new(permits)
+    }
+}
+
+impl<C: Clock> PrioritySemaphore<C> {
+    pub(crate) fn from_parts(permits: usize, aging: Option<Aging>, clock: C) -> Self {
+        PrioritySemaphore {
+            state: AtomicUsize::new(permits),
+            total: AtomicUsize::new(permits),
+            queue: Mutex::new(Queue::new()),
+            aging,
+            clock,
+        }
+    }
+
+    /// Waits for one permit at `priority`.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is closed before the permit is handed over.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future removes the waiter, and if a permit had already been
+    /// handed to it, passes that permit on to the next waiter. Waiters behind it keep their
+    /// places.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// let permit = semaphore.acquire(Priority::HIGH).await?;
+    /// assert_eq!(permit.num_permits(), 1);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire(&self, priority: Priority) -> Acquire<'_, C> {
+        Acquire::new(self, 1, Some(priority))
+    }
+
+    /// Waits for `permits` permits at once, at `priority`.
+    ///
+    /// Zero permits complete at once (unless the semaphore is closed). See the
+    /// head-of-line rule in the [type docs](Self#fairness).
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::TooLarge`] if `permits` exceeds a non-zero total, at once or when the
+    /// total changes while it waits; [`AcquireError::Closed`] if the semaphore is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`acquire`](Self::acquire): nothing is lost, permits already handed
+    /// over pass on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(5);
+    /// let permit = semaphore.acquire_many(3, Priority::NORMAL).await?;
+    /// assert_eq!(semaphore.available_permits(), 2);
+    /// drop(permit);
+    /// assert_eq!(semaphore.available_permits(), 5);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_many(&self, permits: usize, priority: Priority) -> Acquire<'_, C> {
+        Acquire::new(self, permits, Some(priority))
+    }
+
+    /// Waits for one permit at the ambient priority ([`Priority::current`]), read when the
+    /// future is first polled — so `with_priority(p, semaphore.acquire_ambient())` uses `p`.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is closed before the permit is handed over.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// let permit = with_priority(Priority::LOW, async { semaphore.acquire_ambient().await }).await?;
+    /// assert_eq!(permit.priority(), Priority::LOW);
+    /// drop(permit);
+    /// assert_eq!(semaphore.acquire_ambient().await?.priority(), Priority::NORMAL);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_ambient(&self) -> Acquire<'_, C> {
+        Acquire::new(self, 1, None)
+    }
+
+    /// Waits for `permits` permits at the ambient priority, read at the first poll.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+    ///
+    /// let semaphore = PrioritySemaphore::new(3);
+    /// let permit = with_priority(Priority::HIGH, semaphore.acquire_many_ambient(2)).await?;
+    /// assert_eq!((permit.num_permits(), permit.priority()), (2, Priority::HIGH));
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_many_ambient(&self, permits: usize) -> Acquire<'_, C> {
+        Acquire::new(self, permits, None)
+    }
+
+    /// Takes one permit now if an acquire at `priority` would be served at once.
+    ///
+    /// That is: a permit is free and no queued waiter is ahead of `priority` (ties go to the
+    /// queued waiter). It never overtakes the queue.
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::NoPermits`] if it would have to wait, [`TryAcquireError::Closed`]
+    /// if the semaphore is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// let permit = semaphore.try_acquire(Priority::NORMAL)?;
+    /// assert_eq!(semaphore.try_acquire(Priority::HIGH).unwrap_err(), TryAcquireError::NoPermits);
+    /// drop(permit);
+    /// # Ok::<(), TryAcquireError>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire(&self, priority: Priority) -> Result<Permit<'_, C>, TryAcquireError> {
+        self.try_acquire_many(1, priority)
+    }
+
+    /// Takes `permits` permits now if an acquire of them at `priority` would be served at once.
+    ///
+    /// # Errors
+    ///
+    /// [`TryAcquireError::NoPermits`] if it would have to wait, [`TryAcquireError::TooLarge`]
+    /// if `permits` exceeds a non-zero total, [`TryAcquireError::Closed`] if the semaphore is closed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
+    ///
+    /// let semaphore = PrioritySemaphore::new(4);
+    /// let permit = semaphore.try_acquire_many(3, Priority::NORMAL)?;
+    /// assert_eq!(
+    ///     semaphore.try_acquire_many(2, Priority::NORMAL).unwrap_err(),
+    ///     TryAcquireError::NoPermits
+    /// );
+    /// assert_eq!(permit.num_permits(), 3);
+    /// # Ok::<(), TryAcquireError>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_many(
+        &self,
+        permits: usize,
+        priority: Priority,
+    ) -> Result<Permit<'_, C>, TryAcquireError> {
+        self.try_take(permits, priority)?;
+        Ok(Permit::new(self, permits, priority))
+    }
+
+    /// Waits for one permit at `priority`; the permit keeps the semaphore alive.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is closed before the permit is handed over.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(1));
+    /// let permit = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL).await?;
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// drop(permit);
+    /// assert_eq!(semaphore.available_permits(), 1);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_owned(self: Arc<Self>, priority: Priority) -> AcquireOwned<C> {
+        AcquireOwned::new(self, 1, Some(priority))
+    }
+
+    /// Waits for `permits` permits at `priority`; the permit keeps the semaphore alive.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(3));
+    /// let permit = Arc::clone(&semaphore).acquire_many_owned(2, Priority::LOW).await?;
+    /// assert_eq!(permit.num_permits(), 2);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_many_owned(
+        self: Arc<Self>,
+        permits: usize,
+        priority: Priority,
+    ) -> AcquireOwned<C> {
+        AcquireOwned::new(self, permits, Some(priority))
+    }
+
+    /// Waits for one permit at the ambient priority, read at the first poll; the permit keeps
+    /// the semaphore alive.
+    ///
+    /// # Errors
+    ///
+    /// [`AcquireError::Closed`] if the semaphore is closed before the permit is handed over.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe, like [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(1));
+    /// let acquire = Arc::clone(&semaphore).acquire_ambient_owned();
+    /// let permit = with_priority(Priority::HIGH, acquire).await?;
+    /// assert_eq!(permit.priority(), Priority::HIGH);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # }).unwrap();
+    /// ```
+    #[inline]
+    pub fn acquire_ambient_owned(self: Arc<Self>) -> AcquireOwned<C> {
+        AcquireOwned::new(self, 1, None)
+    }
+
+    /// Takes one permit now, as [`try_acquire`](Self::try_acquire); the permit keeps the
+    /// semaphore alive.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(1));
+    /// let permit = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?;
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// # drop(permit);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(
+        self: Arc<Self>,
+        priority: Priority,
+    ) -> Result<OwnedPermit<C>, TryAcquireError> {
+        self.try_acquire_many_owned(1, priority)
+    }
+
+    /// Takes `permits` permits now, as [`try_acquire_many`](Self::try_acquire_many); the permit
+    /// keeps the semaphore alive.
+    ///
+    /// # Errors
+    ///
+    /// As [`try_acquire_many`](Self::try_acquire_many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(3));
+    /// let permit = Arc::clone(&semaphore).try_acquire_many_owned(3, Priority::NORMAL)?;
+    /// assert_eq!(permit.num_permits(), 3);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        permits: usize,
+        priority: Priority,
+    ) -> Result<OwnedPermit<C>, TryAcquireError> {
+        self.try_take(permits, priority)?;
+        Ok(OwnedPermit::new(self, permits, priority))
+    }
+
+    /// Adds `permits` new permits, handing them to queued waiters first.
+    ///
+    /// If the total was zero, queued requests larger than the new total fail with
+    /// [`AcquireError::TooLarge`].
+    ///
+    /// # Errors
+    ///
+    /// [`AddPermitsError::TooMany`] if the total would exceed
+    /// [`MAX_PERMITS`](PrioritySemaphore::MAX_PERMITS); nothing is added then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    ///
+    /// let semaphore = PrioritySemaphore::new(0);
+    /// semaphore.add_permits(2)?;
+    /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (2, 2));
+    /// # Ok::<(), asynchronously_priority_semaphore::AddPermitsError>(())
+    /// ```
+    pub fn add_permits(&self, permits: usize) -> Result<(), AddPermitsError> {
+        let queue = self.lock();
+        let total = self.total.load(Ordering::Relaxed);
+        if permits > PERMITS - total {
+            return Err(AddPermitsError::TooMany { added: permits, total, max: PERMITS });
+        }
+        self.total.store(total + permits, Ordering::Release);
+        // Requests queued while the total was zero may not fit the new total.
+        let queue = if total == 0 { self.reject_too_large(queue, permits) } else { queue };
+        self.dispatch_and_unlock(queue, permits);
+        Ok(())
+    }
+
+    /// Closes the semaphore: every queued waiter and every later acquire gets
+    /// [`AcquireError::Closed`] (or [`TryAcquireError::Closed`]).
+    ///
+    /// Permits already held stay valid and are still returned when dropped; waiters that were
+    /// handed permits before the close keep them. Closing twice does nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously_priority_semaphore::{AcquireError, Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// semaphore.close();
+    /// assert!(semaphore.is_closed());
+    /// assert_eq!(semaphore.acquire(Priority::HIGH).await.unwrap_err(), AcquireError::Closed);
+    /// # });
+    /// ```
+    pub fn close(&self) {
+        let mut queue = self.lock();
+        self.state.fetch_or(CLOSED, Ordering::AcqRel);
+        loop {
+            let mut wakers = WakeList::new();
+            while !wakers.is_full() {
+                let Some(slot_idx) = queue.any_waiting() else { break };
+                wakers.push(queue.finish(slot_idx, Outcome::Closed));
+            }
+            let more = !queue.is_empty();
+            if !more {
+                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
+            drop(queue);
+            wakers.wake_all();
+            if !more {
+                return;
+            }
+            queue = self.lock();
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// assert!(!semaphore.is_closed());
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn is_closed(&self) -> bool {
+        self.state.load(Ordering::Acquire) & CLOSED != 0
+    }
+
+    /// Permits free right now.
+    ///
+    /// Free permits can coexist with queued waiters when the head waiter asks for more than
+    /// are free (the head-of-line rule): they are kept for it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(3);
+    /// let _permit = semaphore.try_acquire(Priority::NORMAL)?;
+    /// assert_eq!(semaphore.available_permits(), 2);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn available_permits(&self) -> usize {
+        self.state.load(Ordering::Acquire) & PERMITS
+    }
+
+    /// Permits in existence: free, held, or handed to a waiter not yet polled. It grows with
+    /// [`add_permits`](Self::add_permits) and shrinks with [`Permit::forget`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(3);
+    /// semaphore.try_acquire(Priority::NORMAL)?.forget();
+    /// assert_eq!(semaphore.total_permits(), 2);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    #[must_use]
+    pub fn total_permits(&self) -> usize {
+        self.total.load(Ordering::Acquire)
+    }
+
+    /// Waiters queued at exactly `priority` (their base priority, before aging).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::task::{Context, Waker};
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(0);
+    /// let mut acquire = pin!(semaphore.acquire(Priority::LOW));
+    /// assert!(acquire.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    /// assert_eq!(semaphore.waiting(Priority::LOW), 1);
+    /// assert_eq!(semaphore.waiting(Priority::HIGH), 0);
+    /// ```
+    #[must_use]
+    pub fn waiting(&self, priority: Priority) -> usize {
+        self.lock().waiting(priority)
+    }
+
+    /// Waiters queued at any priority.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    ///
+    /// assert_eq!(PrioritySemaphore::new(1).waiting_total(), 0);
+    /// ```
+    #[must_use]
+    pub fn waiting_total(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// The clock aging is measured on.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously_time::RealClock;
+    ///
+    /// assert_eq!(*PrioritySemaphore::new(1).clock(), RealClock);
+    /// ```
+    #[must_use]
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    // ---- The engine, used by the futures and permits. ----
+
+    /// Lock-free attempt to take `permits` while nobody is queued.
+    #[inline]
+    pub(crate) fn try_take_fast(&self, permits: usize) -> Fast {
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            if state & (CLOSED | WAITERS) != 0 {
+                return Fast::Slow;
+            }
+            if state < permits {
+                return Fast::NotEnough;
+            }
+            match self.state.compare_exchange_weak(
+                state,
+                state - permits,
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Fast::Taken,
+                Err(actual) => state = actual,
+            }
+        }
+    }
+
+    #[inline]
+    fn try_take(&self, permits: usize, priority: Priority) -> Result<(), TryAcquireError> {
+        if permits == 0 {
+            return if self.is_closed() { Err(TryAcquireError::Closed) } else { Ok(()) };
+        }
+        match self.try_take_fast(permits) {
+            Fast::Taken => return Ok(()),
+            Fast::NotEnough => {
+                let total = self.total.load(Ordering::Acquire);
+                return Err(if exceeds(permits, total) {
+                    TryAcquireError::TooLarge { requested: permits, total }
+                } else {
+                    TryAcquireError::NoPermits
+                });
+            }
+            Fast::Slow => {}
+        }
+        self.try_take_slow(permits, priority)
+    }
+
+    #[inline(never)]
+    fn try_take_slow(&self, permits: usize, priority: Priority) -> Result<(), TryAcquireError> {
+        let queue = self.lock();
+        let state = self.state.load(Ordering::Acquire);
+        if state & CLOSED != 0 {
+            return Err(TryAcquireError::Closed);
+        }
+        let total = self.total.load(Ordering::Relaxed);
+        if exceeds(permits, total) {
+            return Err(TryAcquireError::TooLarge { requested: permits, total });
+        }
+        if queue.is_empty() {
+            // `WAITERS` is clear: race the fast path fairly.
+            drop(queue);
+            return match self.try_take_fast(permits) {
+                Fast::Taken => Ok(()),
+                Fast::NotEnough | Fast::Slow => Err(TryAcquireError::NoPermits),
+            };
+        }
+        // `WAITERS` is set and we hold the lock: the free count can only grow under us.
+        if self.is_ahead_of_queue(&queue, priority) && state & PERMITS >= permits {
+            self.state.fetch_sub(permits, Ordering::AcqRel);
+            Ok(())
+        } else {
+            Err(TryAcquireError::NoPermits)
+        }
+    }
+
+    /// Whether a newcomer at `priority` would be first in line.
+    fn is_ahead_of_queue(&self, queue: &Queue, priority: Priority) -> bool {
+        queue
+            .head(self.aging_now(queue))
+            .is_none_or(|(_, head_priority)| i64::from(priority.value()) < head_priority)
+    }
+
+    fn aging_now(&self, queue: &Queue) -> Option<(Aging, Instant)> {
+        let aging = self.aging?;
+        if queue.is_empty() { None } else { Some((aging, self.clock.now())) }
+    }
+
+    /// Slow path of an acquire's first poll: take the permits if it would be first in line
+    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued.
+    pub(crate) fn register(
+        &self,
+        permits: usize,
+        priority: Priority,
+        waker: &Waker,
+    ) -> Result<Option<(usize, Status)>, AcquireError> {
+        // Prepared before locking, to keep the critical section short under contention.
+        let waker = waker.clone();
+        let enqueued = self.aging.map(|_| self.clock.now());
+        let mut queue = self.lock();
+        // From here on only we may take free permits (others see `WAITERS` and lock).
+        let state = self.state.fetch_or(WAITERS, Ordering::AcqRel);
+        let total = self.total.load(Ordering::Relaxed);
+        let rejection = if state & CLOSED != 0 {
+            Some(AcquireError::Closed)
+        } else if exceeds(permits, total) {
+            Some(AcquireError::TooLarge { requested: permits, total })
+        } else {
+            None
+        };
+        let ahead = rejection.is_none() && self.is_ahead_of_queue(&queue, priority);
+        let taken = ahead && self.state.load(Ordering::Acquire) & PERMITS >= permits;
+        if taken {
+            self.state.fetch_sub(permits, Ordering::AcqRel);
+        }
+        if rejection.is_some() || taken {
+            if queue.is_empty() {
+                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
+            return rejection.map_or(Ok(None), Err);
+        }
+        Ok(Some(queue.push(permits, priority, waker, enqueued)))
+    }
+
+    /// Polls a queued acquire. The outcome is read without the lock; only a waiter still
+    /// waiting takes it, to store a new waker.
+    #[inline]
+    pub(crate) fn poll_queued(
+        &self,
+        slot_idx: usize,
+        status: &Status,
+        permits: usize,
+        waker: &Waker,
+    ) -> Poll<Result<(), AcquireError>> {
+        let outcome = match status.load() {
+            Outcome::Waiting => {
+                let mut queue = self.lock();
+                // Outcomes are published under the lock, so this one is final.
+                match status.load() {
+                    Outcome::Waiting => {
+                        queue.update_waker(slot_idx, waker);
+                        return Poll::Pending;
+                    }
+                    outcome => outcome,
+                }
+            }
+            outcome => outcome,
+        };
+        Poll::Ready(match outcome {
+            Outcome::Assigned => Ok(()),
+            Outcome::Closed => Err(AcquireError::Closed),
+            Outcome::TooLarge { total } => {
+                Err(AcquireError::TooLarge { requested: permits, total })
+            }
+            Outcome::Waiting => unreachable!("handled above"),
+        })
+    }
+
+    /// A queued acquire was dropped: leave the queue, and pass on permits handed to it.
+    pub(crate) fn cancel(&self, slot_idx: usize, status: &Status, permits: usize) {
+        match status.load() {
+            Outcome::Assigned => self.release(permits),
+            Outcome::Closed | Outcome::TooLarge { .. } => {}
+            Outcome::Waiting => {
+                let mut queue = self.lock();
+                match status.load() {
+                    Outcome::Waiting => {
+                        drop(queue.finish(slot_idx, Outcome::Closed));
+                        // It may have been the head blocking smaller requests behind it.
+                        self.dispatch_and_unlock(queue, 0);
+                    }
+                    Outcome::Assigned => self.dispatch_and_unlock(queue, permits),
+                    Outcome::Closed | Outcome::TooLarge { .. } => {}
+                }
+            }
+        }
+    }
+
+    /// Returns `permits` (a dropped permit), handing them to waiters first.
+    #[inline]
+    pub(crate) fn release(&self, permits: usize) {
+        if permits == 0 {
+            return;
+        }
+        let mut state = self.state.load(Ordering::Relaxed);
+        // Without waiters, return the permits to the count; the compare-and-swap fails if a
+        // waiter queued meanwhile, so no wake-up is lost.
+        while state & WAITERS == 0 {
+            match self.state.compare_exchange_weak(
+                state,
+                state + permits,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                Err(actual) => state = actual,
+            }
+        }
+        self.release_to_waiters(permits);
+    }
+
+    /// Hands released permits straight to the waiters, without passing through the count.
+    #[inline(never)]
+    fn release_to_waiters(&self, permits: usize) {
+        self.dispatch_and_unlock(self.lock(), permits);
+    }
+
+    /// Destroys `permits` held permits (a forgotten permit). Queued requests that no longer
+    /// fit in the smaller total fail with `TooLarge`.
+    pub(crate) fn forget(&self, permits: usize) {
+        if permits == 0 {
+            return;
+        }
+        let queue = self.lock();
+        let total = self.total.load(Ordering::Relaxed) - permits;
+        self.total.store(total, Ordering::Release);
+        let queue = self.reject_too_large(queue, total);
+        // A rejected head may have blocked the waiters behind it.
+        self.dispatch_and_unlock(queue, 0);
+    }
+
+    /// Fails every queued request for more than `total` permits (the total must be non-zero:
+    /// with zero permits every request waits for `add_permits`).
+    fn reject_too_large<'a>(
+        &'a self,
+        mut queue: MutexGuard<'a, Queue>,
+        total: usize,
+    ) -> MutexGuard<'a, Queue> {
+        if total == 0 {
+            return queue;
+        }
+        loop {
+            let mut wakers = WakeList::new();
+            while !wakers.is_full() {
+                let Some(slot_idx) = queue.find_larger_than(total) else { break };
+                wakers.push(queue.finish(slot_idx, Outcome::TooLarge { total }));
+            }
+            let full = wakers.is_full();
+            if queue.is_empty() {
+                // Keep the invariant while unlocked: `WAITERS` is set only if someone waits.
+                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
+            // Wake outside the lock, as everywhere.
+            drop(queue);
+            wakers.wake_all();
+            queue = self.lock();
+            if !full {
+                return queue;
+            }
+        }
+    }
+
+    /// Hands `in_hand` permits (not in the count) and then free permits to head waiters until
+    /// the head does not fit, puts what is left into the count, and wakes the served waiters
+    /// outside the lock.
+    fn dispatch_and_unlock<'a>(&'a self, mut queue: MutexGuard<'a, Queue>, mut in_hand: usize) {
+        loop {
+            let mut wakers = WakeList::new();
+            let more = self.dispatch(&mut queue, &mut wakers, &mut in_hand);
+            drop(queue);
+            wakers.wake_all();
+            if !more {
+                return;
+            }
+            queue = self.lock();
+        }
+    }
+
+    /// Returns whether it stopped only because `wakers` is full. Leaves `in_hand` at zero and
+    /// `WAITERS` set exactly when the queue is not empty.
+    fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList, in_hand: &mut usize) -> bool {
+        let aging = self.aging_now(queue);
+        let more = loop {
+            let Some((slot_idx, _)) = queue.head(aging) else {
+                // Returning permits and clearing the flag in one step: a fast-path acquire
+                // may take them as soon as the flag is clear.
+                let leftover = std::mem::take(in_hand);
+                let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |state| {
+                    Some((state & !WAITERS) + leftover)
+                });
+                return false;
+            };
+            if wakers.is_full() {
+                // Unlock to wake them; the queue is not empty, so `WAITERS` stays set.
+                break true;
+            }
+            let permits = queue.permits(slot_idx);
+            if *in_hand >= permits {
+                *in_hand -= permits;
+            } else {
+                // `WAITERS` is set and we hold the lock: nobody else takes from the count.
+                let missing = permits - *in_hand;
+                if self.state.load(Ordering::Acquire) & PERMITS < missing {
+                    break false;
+                }
+                self.state.fetch_sub(missing, Ordering::AcqRel);
+                *in_hand = 0;
+            }
+            wakers.push(queue.finish(slot_idx, Outcome::Assigned));
+        };
+        // Still under the lock, so a waiter that queues after this sees the permits.
+        let leftover = std::mem::take(in_hand);
+        if leftover != 0 {
+            self.state.fetch_add(leftover, Ordering::AcqRel);
+        }
+        more
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // No user code runs under this lock, so a poisoned lock still holds a consistent queue.
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Whether a request can never be served: more than the total, unless the total is zero
+/// (a semaphore that was never given permits waits for `add_permits`).
+#[inline]
+fn exceeds(permits: usize, total: usize) -> bool {
+    total != 0 && permits > total
+}
+
+impl<C: Clock> fmt::Debug for PrioritySemaphore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PrioritySemaphore")
+            .field("available_permits", &self.available_permits())
+            .field("total_permits", &self.total_permits())
+            .field("waiting", &self.waiting_total())
+            .field("closed", &self.is_closed())
+            .finish_non_exhaustive()
+    }
+}
+
+// Compile-time promise, kept next to the type: losing it is a breaking change.
+const _: () = {
+    const fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<PrioritySemaphore>();
+    assert_send_sync::<PrioritySemaphore<asynchronously_time::VirtualClock>>();
+};
