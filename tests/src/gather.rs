@@ -914,3 +914,36 @@ runtime_test!(
         assert_eq!(drops.count(), 1, "the child was released");
     }
 );
+
+runtime_test!(
+    async fn a_group_does_not_repoll_its_long_lived_children_for_each_newcomer() {
+        const LONG_LIVED: usize = 200;
+        const NEWCOMERS: u64 = 200;
+        let polls = Arc::new(AtomicUsize::new(0));
+        let group = TaskGroup::<String>::new().exit_mode(ExitMode::Cancel);
+        let spawner = group.spawner();
+        for _ in 0..LONG_LIVED {
+            let polls = polls.clone();
+            drop(spawner.spawn(future::poll_fn(move |_| {
+                polls.fetch_add(1, SeqCst);
+                Poll::<Result<(), String>>::Pending
+            })));
+        }
+        let body = async move {
+            for i in 0..NEWCOMERS {
+                // Each newcomer wakes itself once, before it has a waker of its own.
+                let newcomer = spawner.spawn(async move {
+                    yield_now().await;
+                    Ok(i)
+                });
+                assert_eq!(newcomer.await, Ok(i));
+            }
+        };
+        let outcome = group.run(body).await.unwrap();
+        assert_eq!(outcome.cancelled, LONG_LIVED);
+        // Re-polling every child on each newcomer's wake-up would take 200 × 200 polls; a
+        // child is polled at most three times before it has a waker of its own.
+        let total = polls.load(SeqCst);
+        assert!(total <= 3 * LONG_LIVED, "{total} polls of {LONG_LIVED} children that never woke");
+    }
+);
