@@ -947,3 +947,23 @@ runtime_test!(
         assert!(total <= 3 * LONG_LIVED, "{total} polls of {LONG_LIVED} children that never woke");
     }
 );
+
+runtime_test!(
+    async fn a_timeout_hands_unread_failures_to_the_error_handler() {
+        let clock = VirtualClock::new();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let group = TaskGroup::new()
+            .on_error(|error| seen.lock().unwrap().push(error))
+            .with_clock(clock.clone())
+            .timeout(ms(100));
+        let spawner = group.spawner();
+        let drops = Drops::default();
+        let mut unread = spawner.spawn(group_child(&clock, 10, Err("unread".to_owned()), &drops));
+        let body_clock = clock.clone();
+        let run = group.run(async move { body_clock.sleep(ms(1000)).await });
+        let (outcome, ()) = future::join(run, clock.run_for(ms(200))).await;
+        assert_eq!(outcome, Err(GroupError::TimedOut { cancelled: 0, unhandled: vec![] }));
+        assert_eq!(*seen.lock().unwrap(), ["unread".to_owned()], "the handler got it at exit");
+        assert_eq!(unread.try_take(), Some(Err(TaskError::Escalated)));
+    }
+);
