@@ -839,10 +839,21 @@ runtime_test!(
                 Box::pin(gather_keyed(children().enumerate()).map(drop)),
                 Box::pin(gather_settled(children()).map(drop)),
                 Box::pin(gather_partial(children(), |_: &String| true).map(drop)),
+                Box::pin(race(children()).map(drop)),
                 Box::pin(race_ok(children()).map(drop)),
                 Box::pin(as_completed(children()).for_each(|_| async {})),
                 Box::pin(limit.gather(children()).map(drop)),
+                Box::pin(limit.gather_keyed(children().enumerate()).map(drop)),
                 Box::pin(limit.gather_settled(children()).map(drop)),
+                Box::pin(limit.gather_partial(children(), |_: &String| true).map(drop)),
+                Box::pin(limit.as_completed(children()).for_each(|_| async {})),
+                Box::pin({
+                    let mut eight = children();
+                    let mut next = || eight.next().expect("eight children");
+                    let (a, b, c, d, e, f, g, h) =
+                        (next(), next(), next(), next(), next(), next(), next(), next());
+                    asynchronously::gather::gather!(a, b, c, d, e, f, g, h).map(drop)
+                }),
             ];
             for _ in 0..polls {
                 for join in &mut joins {
@@ -852,7 +863,7 @@ runtime_test!(
                 clock.advance(ms(3));
             }
             drop(joins);
-            assert_eq!(drops.count(), 7 * 8, "after {polls} polls every child is dropped");
+            assert_eq!(drops.count(), 12 * 8, "after {polls} polls every child is dropped");
             assert_eq!(clock.pending_sleepers(), 0);
         }
     }
@@ -965,5 +976,27 @@ runtime_test!(
         assert_eq!(outcome, Err(GroupError::TimedOut { cancelled: 0, unhandled: vec![] }));
         assert_eq!(*seen.lock().unwrap(), ["unread".to_owned()], "the handler got it at exit");
         assert_eq!(unread.try_take(), Some(Err(TaskError::Escalated)));
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_pending_next_on_as_completed_loses_no_output() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = [20, 10].map(|at| child(&clock, at, Ok(at), &drops));
+        let mut stream = as_completed(children);
+        for step in 0..3 {
+            let mut next = stream.next();
+            assert!(poll_once(&mut next).is_pending(), "nothing is due at step {step}");
+            drop(next);
+            clock.advance(ms(3));
+        }
+        // The dropped `next()`s took nothing: each output still comes, at its instant.
+        clock.advance(ms(1));
+        assert_eq!(stream.next().await, Some((1, Ok(10))));
+        clock.advance(ms(10));
+        assert_eq!(stream.next().await, Some((0, Ok(20))));
+        assert_eq!(stream.next().await, None);
+        assert_eq!(drops.count(), 2);
     }
 );
