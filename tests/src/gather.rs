@@ -1000,3 +1000,25 @@ runtime_test!(
         assert_eq!(drops.count(), 2);
     }
 );
+
+runtime_test!(
+    async fn a_panicking_error_handler_reaches_the_caller_and_cancels_the_other_children() {
+        let drops = Drops::default();
+        let group = TaskGroup::<String>::new().on_error(|error| panic!("handler bug: {error}"));
+        let spawner = group.spawner();
+        let guard = drops.guard();
+        let sibling = spawner.spawn(async move {
+            let _guard = guard;
+            future::pending::<Result<(), String>>().await
+        });
+        drop(spawner.spawn(async { Err::<(), _>("down".to_owned()) }));
+        let outcome = AssertUnwindSafe(group.run(async {})).catch_unwind().await;
+        let payload = outcome.expect_err("the handler's panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("handler bug: down"));
+        assert_eq!(drops.count(), 1, "the sibling was dropped with the group");
+        assert_eq!(sibling.await, Err(TaskError::Cancelled));
+        assert_eq!(spawner.active(), 0);
+        let late = spawner.spawn(async { Ok(()) });
+        assert_eq!(late.await, Err(TaskError::Cancelled), "the dropped group takes no children");
+    }
+);
