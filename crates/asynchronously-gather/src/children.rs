@@ -200,11 +200,16 @@ impl<F: ?Sized + Future> Children<F> {
     }
 
     fn poll_slot(&mut self, slot: usize) -> Option<(usize, F::Output)> {
+        let n_slots = self.slots.len();
         let child = self.slots.get_mut(slot)?.as_mut()?;
         let poll = if child.polls < SWEEP_POLLS {
             child.polls += 1;
             let poll = child.future.as_mut().poll(&mut Context::from_waker(&self.sweep_waker));
             if poll.is_pending() {
+                if self.young.capacity() == 0 {
+                    // One allocation for a first pass of many pending children.
+                    self.young.reserve(n_slots);
+                }
                 self.young.push(slot);
             }
             poll
