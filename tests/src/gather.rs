@@ -243,10 +243,16 @@ runtime_test!(
             child(&clock, 200, Ok(2), &drops),
             child(&clock, 300, Ok(3), &drops),
         ];
-        let run = async { (race(children).await, drops.count()) };
-        let ((winner, dropped), ()) = future::join(run, clock.run_for(ms(400))).await;
+        let start = clock.now();
+        let run = async {
+            let winner = race(children).await;
+            (winner, clock.now() - start, drops.count(), clock.pending_sleepers())
+        };
+        let ((winner, at, dropped, sleeping), ()) =
+            future::join(run, clock.run_for(ms(400))).await;
         assert_eq!(winner, Ok(1));
-        assert_eq!(dropped, 3, "the two losers were cancelled before returning");
+        assert_eq!(at, ms(100), "the winner returns at its instant");
+        assert_eq!((dropped, sleeping), (3, 0), "the two losers were cancelled, not left running");
     }
 );
 
