@@ -248,8 +248,7 @@ runtime_test!(
             let winner = race(children).await;
             (winner, clock.now() - start, drops.count(), clock.pending_sleepers())
         };
-        let ((winner, at, dropped, sleeping), ()) =
-            future::join(run, clock.run_for(ms(400))).await;
+        let ((winner, at, dropped, sleeping), ()) = future::join(run, clock.run_for(ms(400))).await;
         assert_eq!(winner, Ok(1));
         assert_eq!(at, ms(100), "the winner returns at its instant");
         assert_eq!((dropped, sleeping), (3, 0), "the two losers were cancelled, not left running");
@@ -1026,5 +1025,63 @@ runtime_test!(
         assert_eq!(spawner.active(), 0);
         let late = spawner.spawn(async { Ok(()) });
         assert_eq!(late.await, Err(TaskError::Cancelled), "the dropped group takes no children");
+    }
+);
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Polls `future` once with `waker`.
+fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Arc<CountingWaker>) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(&Waker::from(waker.clone())))
+}
+
+runtime_test!(
+    async fn a_wake_up_reaches_the_waker_of_the_latest_poll_only() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = || (0..40u64).map(|i| child(&clock, 10 + i, Ok(i), &drops));
+        let limit = Limit::new(5).unwrap();
+        let group = TaskGroup::<String>::new();
+        let spawner = group.spawner();
+        let mut handle = spawner.spawn(group_child(&clock, 10, Ok(1), &drops));
+        let mut futures: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = vec![
+            Box::pin(gather(children()).map(drop)),
+            Box::pin(limit.gather(children()).map(drop)),
+            Box::pin(race(children()).map(drop)),
+            Box::pin(as_completed(children()).for_each(|_| async {})),
+            Box::pin(group.run(future::pending::<()>()).map(drop)),
+        ];
+        for future in &mut futures {
+            // Every child stores the first waker; three polls give each its own waker too.
+            for _ in 0..3 {
+                let old = Arc::new(CountingWaker::default());
+                assert!(poll_with(future, &old).is_pending());
+            }
+            let old = Arc::new(CountingWaker::default());
+            assert!(poll_with(future, &old).is_pending());
+            let new = Arc::new(CountingWaker::default());
+            assert!(poll_with(future, &new).is_pending());
+            clock.advance(ms(10));
+            assert_eq!(old.0.load(SeqCst), 0, "the waker of an earlier poll is not woken");
+            assert!(new.0.load(SeqCst) >= 1, "the latest poll's waker is woken");
+            clock.advance(ms(100));
+        }
+        let (old, new) = (Arc::new(CountingWaker::default()), Arc::new(CountingWaker::default()));
+        assert!(poll_with(&mut &mut handle, &old).is_pending());
+        assert!(poll_with(&mut &mut handle, &new).is_pending());
+        drop(futures);
+        assert_eq!((old.0.load(SeqCst), new.0.load(SeqCst)), (0, 1), "the handle wakes the latest");
+        assert_eq!(handle.await, Err(TaskError::Cancelled));
     }
 );
