@@ -17,7 +17,7 @@ use asynchronously::gather::{
 };
 use asynchronously::time::{Clock, VirtualClock};
 use futures::future::{self, BoxFuture};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use proptest::prelude::*;
 
 use crate::runtime::yield_now;
@@ -1083,5 +1083,94 @@ runtime_test!(
         drop(futures);
         assert_eq!((old.0.load(SeqCst), new.0.load(SeqCst)), (0, 1), "the handle wakes the latest");
         assert_eq!(handle.await, Err(TaskError::Cancelled));
+    }
+);
+
+runtime_test!(
+    async fn as_completed_stays_usable_after_a_child_panics_and_drops_that_child_first() {
+        let drops = Drops::default();
+        let guard = drops.guard();
+        let children: Vec<BoxFuture<'static, u64>> = vec![
+            Box::pin(async move {
+                let _guard = guard;
+                if true {
+                    panic!("boom");
+                }
+                0
+            }),
+            Box::pin(async {
+                yield_now().await;
+                1
+            }),
+            Box::pin(async { 2 }),
+        ];
+        let mut stream = as_completed(children);
+        let panicked = AssertUnwindSafe(stream.next()).catch_unwind().await;
+        assert_eq!(
+            panicked.expect_err("the panic reaches the caller").downcast_ref(),
+            Some(&"boom")
+        );
+        assert_eq!(drops.count(), 1, "the panicking child was dropped before the panic resumed");
+        assert_eq!(Stream::size_hint(&stream), (2, Some(2)));
+        let mut rest = Vec::new();
+        for _ in 0..4 {
+            match poll_once(&mut stream.next()) {
+                Poll::Ready(Some(output)) => rest.push(output),
+                Poll::Ready(None) => break,
+                Poll::Pending => {}
+            }
+        }
+        assert_eq!(rest, [(2, 2), (1, 1)]);
+        assert_eq!(poll_once(&mut stream.next()), Poll::Ready(None), "the stream ends");
+    }
+);
+
+runtime_test!(
+    async fn a_join_polled_again_after_a_child_panicked_panics_rather_than_lose_a_value() {
+        let children = || {
+            (0..40u64).map(|i| {
+                Box::pin(async move {
+                    if i == 3 {
+                        panic!("boom");
+                    }
+                    Ok::<u64, String>(i)
+                }) as Child
+            })
+        };
+        let limit = Limit::new(4).unwrap();
+        let mut joins: Vec<(&str, Pin<Box<dyn Future<Output = usize> + Send>>)> = vec![
+            ("gather", Box::pin(gather(children()).map(|v| v.unwrap().len()))),
+            ("limited gather", Box::pin(limit.gather(children()).map(|v| v.unwrap().len()))),
+            ("settled", Box::pin(gather_settled(children()).map(|v| v.len()))),
+            ("limited settled", Box::pin(limit.gather_settled(children()).map(|v| v.len()))),
+            ("partial", Box::pin(gather_partial(children(), |_| true).map(|v| v.unwrap().len()))),
+        ];
+        for (name, join) in &mut joins {
+            let first = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(join)));
+            assert!(first.is_err(), "{name}: the child's panic reaches the caller");
+            let again = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(join)));
+            assert!(again.is_err(), "{name}: polled again, it panicked, not {again:?}");
+        }
+    }
+);
+
+runtime_test!(
+    async fn a_race_goes_on_with_the_others_after_a_child_panics() {
+        let children: Vec<Child> = vec![
+            Box::pin(async {
+                if true {
+                    panic!("boom");
+                }
+                Ok(0)
+            }),
+            Box::pin(async {
+                yield_now().await;
+                Ok(1)
+            }),
+        ];
+        let mut racing = race(children);
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut racing)));
+        assert!(panicked.is_err(), "the panic reaches the caller");
+        assert_eq!(poll_once(&mut racing), Poll::Ready(Ok(1)), "the other child still races");
     }
 );

@@ -201,7 +201,17 @@ impl<F: ?Sized + Future> Children<F> {
 
     fn poll_slot(&mut self, slot: usize) -> Option<(usize, F::Output)> {
         let n_slots = self.slots.len();
-        let child = self.slots.get_mut(slot)?.as_mut()?;
+        let mut child = self.slots.get_mut(slot)?.take()?;
+        // Releases the slot when the child finishes, and also when its poll panics: the
+        // child is then dropped (right after this guard) before the panic leaves, and the
+        // set stays usable for the others, as futures' `FuturesUnordered` does.
+        let mut release = Release {
+            len: &mut self.len,
+            free: &mut self.free,
+            reuse: self.reuse,
+            slot,
+            armed: true,
+        };
         let poll = if child.polls < SWEEP_POLLS {
             child.polls += 1;
             let poll = child.future.as_mut().poll(&mut Context::from_waker(&self.sweep_waker));
@@ -226,16 +236,33 @@ impl<F: ?Sized + Future> Children<F> {
             child.future.as_mut().poll(&mut Context::from_waker(waker))
         };
         match poll {
-            Poll::Pending => None,
-            Poll::Ready(output) => {
-                let key = child.key;
-                // Release the finished child at once.
-                self.slots[slot] = None;
-                if self.reuse {
-                    self.free.push(slot);
-                }
-                self.len -= 1;
-                Some((key, output))
+            Poll::Pending => {
+                release.armed = false;
+                drop(release);
+                self.slots[slot] = Some(child);
+                None
+            }
+            // The guard releases the slot and the finished child is dropped on return.
+            Poll::Ready(output) => Some((child.key, output)),
+        }
+    }
+}
+
+/// Frees a child's slot when dropped armed: after the child finished or panicked.
+struct Release<'a> {
+    len: &'a mut usize,
+    free: &'a mut Vec<usize>,
+    reuse: bool,
+    slot: usize,
+    armed: bool,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            *self.len -= 1;
+            if self.reuse {
+                self.free.push(self.slot);
             }
         }
     }

@@ -8,7 +8,7 @@ use futures::future::{IntoFuture, TryFutureExt, TryJoinAll, try_join_all};
 use pin_project::pin_project;
 
 use crate::chunked::{TryChunks, fits_one_chunk};
-use crate::join::Join;
+use crate::join::{Join, finished};
 use crate::limit::Limit;
 
 /// Runs every future concurrently and returns their values in input order, or the first
@@ -137,7 +137,7 @@ impl<F: TryFuture> Limited<F> {
                 }
                 Poll::Ready(None) => {
                     let values = std::mem::take(values);
-                    return Poll::Ready(Ok(values.into_iter().flatten().collect()));
+                    return Poll::Ready(Ok(values.into_iter().map(finished).collect()));
                 }
             }
         }

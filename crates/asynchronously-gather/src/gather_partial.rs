@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures::TryFuture;
 use futures::future::{IntoFuture, TryFutureExt};
 
-use crate::join::Join;
+use crate::join::{Join, finished};
 use crate::limit::Limit;
 
 /// Runs every future concurrently; errors the predicate accepts become per-slot values,
@@ -111,7 +111,7 @@ where
                 Poll::Ready(Some((index, output))) => this.outputs[index] = Some(output),
                 Poll::Ready(None) => {
                     let outputs = std::mem::take(&mut this.outputs);
-                    return Poll::Ready(Ok(outputs.into_iter().flatten().collect()));
+                    return Poll::Ready(Ok(outputs.into_iter().map(finished).collect()));
                 }
             }
         }
