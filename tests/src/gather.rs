@@ -1138,7 +1138,8 @@ runtime_test!(
             })
         };
         let limit = Limit::new(4).unwrap();
-        let mut joins: Vec<(&str, Pin<Box<dyn Future<Output = usize> + Send>>)> = vec![
+        type Join = Pin<Box<dyn Future<Output = usize> + Send>>;
+        let mut joins: Vec<(&str, Join)> = vec![
             ("gather", Box::pin(gather(children()).map(|v| v.unwrap().len()))),
             ("limited gather", Box::pin(limit.gather(children()).map(|v| v.unwrap().len()))),
             ("settled", Box::pin(gather_settled(children()).map(|v| v.len()))),
