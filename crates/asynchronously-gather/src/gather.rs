@@ -70,6 +70,15 @@ where
 
 /// Future returned by [`gather`] and [`Limit::gather`].
 ///
+/// # Errors
+///
+/// The first error of a child, unchanged, after every other child was dropped.
+///
+/// # Panics
+///
+/// A child's panic propagates to the caller. Drop the future then: polled again, it may
+/// panic again, and it never returns a result short of a value.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every unfinished child.

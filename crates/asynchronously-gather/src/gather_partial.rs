@@ -74,6 +74,16 @@ where
 
 /// Future returned by [`gather_partial`] and [`Limit::gather_partial`].
 ///
+/// # Errors
+///
+/// The first error the predicate rejects, unchanged, after every other child was dropped.
+///
+/// # Panics
+///
+/// A panic of a child or of the predicate propagates to the caller. Drop the future after a
+/// child's panic: polled again, it may panic again, and it never returns a result short of
+/// a value.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every unfinished child.

@@ -56,6 +56,11 @@ where
 
 /// Future returned by [`gather_settled`] and [`Limit::gather_settled`].
 ///
+/// # Panics
+///
+/// A child's panic propagates to the caller. Drop the future then: polled again, it may
+/// panic again, and it never returns a result short of a value.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every unfinished child.

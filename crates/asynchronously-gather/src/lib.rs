@@ -69,9 +69,9 @@
 //!
 //! A child's panic reaches whoever polls the join, race or stream. A race and an
 //! as-completed stream drop the panicking child first and can be polled again to go on with
-//! the others. A join that collects every output cannot complete any more: polled again, it
-//! panics rather than return a result short of a value, so drop it. A [`TaskGroup`]
-//! contains or resumes its children's panics as its [`ErrorMode`] says.
+//! the others. A join that collects every output cannot complete any more, so drop it:
+//! polled again, it may panic again, and it never returns a result short of a value. A
+//! [`TaskGroup`] contains or resumes its children's panics as its [`ErrorMode`] says.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
