@@ -232,7 +232,10 @@ impl<F: ?Sized + Future> Children<F> {
                 });
                 (Arc::clone(&flag), Waker::from(flag))
             });
-            flag.queued.store(false, Ordering::Release);
+            // A swap, not a store: if a wake-up's swap came first, reading its `true` here
+            // (acquire) makes whatever it announced visible to the poll below; a plain store
+            // could let the poll miss it while that wake-up saw `queued` still set.
+            flag.queued.swap(false, Ordering::AcqRel);
             child.future.as_mut().poll(&mut Context::from_waker(waker))
         };
         match poll {
