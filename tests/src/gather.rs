@@ -641,6 +641,8 @@ runtime_test!(
             let settled = gather_settled(handles).await;
             assert!(settled.iter().all(|r| matches!(r, Ok(_) | Err(TaskError::Cancelled))));
             assert_eq!(spawner.active(), 0);
+            let late = spawner.spawn(group_child(&clock, 0, Ok(9), &drops));
+            assert_eq!(late.await, Err(TaskError::Cancelled), "the spawners are closed");
         }
     }
 );
