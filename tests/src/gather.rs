@@ -1177,3 +1177,32 @@ runtime_test!(
         assert_eq!(poll_once(&mut racing), Poll::Ready(Ok(1)), "the other child still races");
     }
 );
+
+runtime_test!(
+    async fn children_woken_from_other_threads_all_finish(rt) {
+        const N: u64 = 300;
+        for limit in [None, Some(Limit::new(64).unwrap())] {
+            let (senders, receivers): (Vec<_>, Vec<_>) =
+                (0..N).map(|_| futures::channel::oneshot::channel::<u64>()).unzip();
+            // Each child waits through a few wake-ups, so most get wakers of their own.
+            let children = receivers.into_iter().map(|receiver| async move {
+                yield_now().await;
+                receiver.await.map_err(|_| "sender dropped")
+            });
+            let sending = rt.spawn(async move {
+                for (i, sender) in senders.into_iter().enumerate().rev() {
+                    if i % 16 == 0 {
+                        yield_now().await;
+                    }
+                    sender.send(i as u64).unwrap();
+                }
+            });
+            let gathered: Pin<Box<dyn Future<Output = _> + Send>> = match limit {
+                None => Box::pin(gather(children)),
+                Some(limit) => Box::pin(limit.gather(children)),
+            };
+            let (values, ()) = future::join(gathered, sending).await;
+            assert_eq!(values, Ok((0..N).collect::<Vec<_>>()), "limit {limit:?}");
+        }
+    }
+);
