@@ -17,7 +17,7 @@ use asynchronously::gather::{
 };
 use asynchronously::time::{Clock, VirtualClock};
 use futures::future::{self, BoxFuture};
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use proptest::prelude::*;
 
 use crate::runtime::yield_now;
@@ -243,10 +243,15 @@ runtime_test!(
             child(&clock, 200, Ok(2), &drops),
             child(&clock, 300, Ok(3), &drops),
         ];
-        let run = async { (race(children).await, drops.count()) };
-        let ((winner, dropped), ()) = future::join(run, clock.run_for(ms(400))).await;
+        let start = clock.now();
+        let run = async {
+            let winner = race(children).await;
+            (winner, clock.now() - start, drops.count(), clock.pending_sleepers())
+        };
+        let ((winner, at, dropped, sleeping), ()) = future::join(run, clock.run_for(ms(400))).await;
         assert_eq!(winner, Ok(1));
-        assert_eq!(dropped, 3, "the two losers were cancelled before returning");
+        assert_eq!(at, ms(100), "the winner returns at its instant");
+        assert_eq!((dropped, sleeping), (3, 0), "the two losers were cancelled, not left running");
     }
 );
 
@@ -636,6 +641,8 @@ runtime_test!(
             let settled = gather_settled(handles).await;
             assert!(settled.iter().all(|r| matches!(r, Ok(_) | Err(TaskError::Cancelled))));
             assert_eq!(spawner.active(), 0);
+            let late = spawner.spawn(group_child(&clock, 0, Ok(9), &drops));
+            assert_eq!(late.await, Err(TaskError::Cancelled), "the spawners are closed");
         }
     }
 );
@@ -839,10 +846,21 @@ runtime_test!(
                 Box::pin(gather_keyed(children().enumerate()).map(drop)),
                 Box::pin(gather_settled(children()).map(drop)),
                 Box::pin(gather_partial(children(), |_: &String| true).map(drop)),
+                Box::pin(race(children()).map(drop)),
                 Box::pin(race_ok(children()).map(drop)),
                 Box::pin(as_completed(children()).for_each(|_| async {})),
                 Box::pin(limit.gather(children()).map(drop)),
+                Box::pin(limit.gather_keyed(children().enumerate()).map(drop)),
                 Box::pin(limit.gather_settled(children()).map(drop)),
+                Box::pin(limit.gather_partial(children(), |_: &String| true).map(drop)),
+                Box::pin(limit.as_completed(children()).for_each(|_| async {})),
+                Box::pin({
+                    let mut eight = children();
+                    let mut next = || eight.next().expect("eight children");
+                    let (a, b, c, d, e, f, g, h) =
+                        (next(), next(), next(), next(), next(), next(), next(), next());
+                    asynchronously::gather::gather!(a, b, c, d, e, f, g, h).map(drop)
+                }),
             ];
             for _ in 0..polls {
                 for join in &mut joins {
@@ -852,7 +870,7 @@ runtime_test!(
                 clock.advance(ms(3));
             }
             drop(joins);
-            assert_eq!(drops.count(), 7 * 8, "after {polls} polls every child is dropped");
+            assert_eq!(drops.count(), 12 * 8, "after {polls} polls every child is dropped");
             assert_eq!(clock.pending_sleepers(), 0);
         }
     }
@@ -912,5 +930,279 @@ runtime_test!(
         let outcome = AssertUnwindSafe(keyed).catch_unwind().await;
         assert!(outcome.is_err(), "the panic reached the caller");
         assert_eq!(drops.count(), 1, "the child was released");
+    }
+);
+
+runtime_test!(
+    async fn a_group_does_not_repoll_its_long_lived_children_for_each_newcomer() {
+        const LONG_LIVED: usize = 200;
+        const NEWCOMERS: u64 = 200;
+        let polls = Arc::new(AtomicUsize::new(0));
+        let group = TaskGroup::<String>::new().exit_mode(ExitMode::Cancel);
+        let spawner = group.spawner();
+        for _ in 0..LONG_LIVED {
+            let polls = polls.clone();
+            drop(spawner.spawn(future::poll_fn(move |_| {
+                polls.fetch_add(1, SeqCst);
+                Poll::<Result<(), String>>::Pending
+            })));
+        }
+        let body = async move {
+            for i in 0..NEWCOMERS {
+                // Each newcomer wakes itself once, before it has a waker of its own.
+                let newcomer = spawner.spawn(async move {
+                    yield_now().await;
+                    Ok(i)
+                });
+                assert_eq!(newcomer.await, Ok(i));
+            }
+        };
+        let outcome = group.run(body).await.unwrap();
+        assert_eq!(outcome.cancelled, LONG_LIVED);
+        // Re-polling every child on each newcomer's wake-up would take 200 × 200 polls; a
+        // child is polled at most three times before it has a waker of its own.
+        let total = polls.load(SeqCst);
+        assert!(total <= 3 * LONG_LIVED, "{total} polls of {LONG_LIVED} children that never woke");
+    }
+);
+
+runtime_test!(
+    async fn a_timeout_hands_unread_failures_to_the_error_handler() {
+        let clock = VirtualClock::new();
+        let seen = std::sync::Mutex::new(Vec::new());
+        let group = TaskGroup::new()
+            .on_error(|error| seen.lock().unwrap().push(error))
+            .with_clock(clock.clone())
+            .timeout(ms(100));
+        let spawner = group.spawner();
+        let drops = Drops::default();
+        let mut unread = spawner.spawn(group_child(&clock, 10, Err("unread".to_owned()), &drops));
+        let body_clock = clock.clone();
+        let run = group.run(async move { body_clock.sleep(ms(1000)).await });
+        let (outcome, ()) = future::join(run, clock.run_for(ms(200))).await;
+        assert_eq!(outcome, Err(GroupError::TimedOut { cancelled: 0, unhandled: vec![] }));
+        assert_eq!(*seen.lock().unwrap(), ["unread".to_owned()], "the handler got it at exit");
+        assert_eq!(unread.try_take(), Some(Err(TaskError::Escalated)));
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_pending_next_on_as_completed_loses_no_output() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = [20, 10].map(|at| child(&clock, at, Ok(at), &drops));
+        let mut stream = as_completed(children);
+        for step in 0..3 {
+            let mut next = stream.next();
+            assert!(poll_once(&mut next).is_pending(), "nothing is due at step {step}");
+            drop(next);
+            clock.advance(ms(3));
+        }
+        // The dropped `next()`s took nothing: each output still comes, at its instant.
+        clock.advance(ms(1));
+        assert_eq!(stream.next().await, Some((1, Ok(10))));
+        clock.advance(ms(10));
+        assert_eq!(stream.next().await, Some((0, Ok(20))));
+        assert_eq!(stream.next().await, None);
+        assert_eq!(drops.count(), 2);
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_error_handler_reaches_the_caller_and_cancels_the_other_children() {
+        let drops = Drops::default();
+        let group = TaskGroup::<String>::new().on_error(|error| panic!("handler bug: {error}"));
+        let spawner = group.spawner();
+        let guard = drops.guard();
+        let sibling = spawner.spawn(async move {
+            let _guard = guard;
+            future::pending::<Result<(), String>>().await
+        });
+        drop(spawner.spawn(async { Err::<(), _>("down".to_owned()) }));
+        let outcome = AssertUnwindSafe(group.run(async {})).catch_unwind().await;
+        let payload = outcome.expect_err("the handler's panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some("handler bug: down"));
+        assert_eq!(drops.count(), 1, "the sibling was dropped with the group");
+        assert_eq!(sibling.await, Err(TaskError::Cancelled));
+        assert_eq!(spawner.active(), 0);
+        let late = spawner.spawn(async { Ok(()) });
+        assert_eq!(late.await, Err(TaskError::Cancelled), "the dropped group takes no children");
+    }
+);
+
+/// A waker that counts its wake-ups.
+#[derive(Default)]
+struct CountingWaker(AtomicUsize);
+
+impl std::task::Wake for CountingWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+/// Polls `future` once with `waker`.
+fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Arc<CountingWaker>) -> Poll<F::Output> {
+    Pin::new(future).poll(&mut Context::from_waker(&Waker::from(waker.clone())))
+}
+
+runtime_test!(
+    async fn a_wake_up_reaches_the_waker_of_the_latest_poll_only() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let children = || (0..40u64).map(|i| child(&clock, 10 + i, Ok(i), &drops));
+        let limit = Limit::new(5).unwrap();
+        let group = TaskGroup::<String>::new();
+        let spawner = group.spawner();
+        let mut handle = spawner.spawn(group_child(&clock, 10, Ok(1), &drops));
+        let mut futures: Vec<Pin<Box<dyn Future<Output = ()> + Send + '_>>> = vec![
+            Box::pin(gather(children()).map(drop)),
+            Box::pin(limit.gather(children()).map(drop)),
+            Box::pin(race(children()).map(drop)),
+            Box::pin(as_completed(children()).for_each(|_| async {})),
+            Box::pin(group.run(future::pending::<()>()).map(drop)),
+        ];
+        for future in &mut futures {
+            // Every child stores the first waker; three polls give each its own waker too.
+            for _ in 0..3 {
+                let old = Arc::new(CountingWaker::default());
+                assert!(poll_with(future, &old).is_pending());
+            }
+            let old = Arc::new(CountingWaker::default());
+            assert!(poll_with(future, &old).is_pending());
+            let new = Arc::new(CountingWaker::default());
+            assert!(poll_with(future, &new).is_pending());
+            clock.advance(ms(10));
+            assert_eq!(old.0.load(SeqCst), 0, "the waker of an earlier poll is not woken");
+            assert!(new.0.load(SeqCst) >= 1, "the latest poll's waker is woken");
+            clock.advance(ms(100));
+        }
+        let (old, new) = (Arc::new(CountingWaker::default()), Arc::new(CountingWaker::default()));
+        assert!(poll_with(&mut &mut handle, &old).is_pending());
+        assert!(poll_with(&mut &mut handle, &new).is_pending());
+        drop(futures);
+        assert_eq!((old.0.load(SeqCst), new.0.load(SeqCst)), (0, 1), "the handle wakes the latest");
+        assert_eq!(handle.await, Err(TaskError::Cancelled));
+    }
+);
+
+runtime_test!(
+    async fn as_completed_stays_usable_after_a_child_panics_and_drops_that_child_first() {
+        let drops = Drops::default();
+        let guard = drops.guard();
+        let children: Vec<BoxFuture<'static, u64>> = vec![
+            Box::pin(async move {
+                let _guard = guard;
+                if true {
+                    panic!("boom");
+                }
+                0
+            }),
+            Box::pin(async {
+                yield_now().await;
+                1
+            }),
+            Box::pin(async { 2 }),
+        ];
+        let mut stream = as_completed(children);
+        let panicked = AssertUnwindSafe(stream.next()).catch_unwind().await;
+        assert_eq!(
+            panicked.expect_err("the panic reaches the caller").downcast_ref(),
+            Some(&"boom")
+        );
+        assert_eq!(drops.count(), 1, "the panicking child was dropped before the panic resumed");
+        assert_eq!(Stream::size_hint(&stream), (2, Some(2)));
+        let mut rest = Vec::new();
+        for _ in 0..4 {
+            match poll_once(&mut stream.next()) {
+                Poll::Ready(Some(output)) => rest.push(output),
+                Poll::Ready(None) => break,
+                Poll::Pending => {}
+            }
+        }
+        assert_eq!(rest, [(2, 2), (1, 1)]);
+        assert_eq!(poll_once(&mut stream.next()), Poll::Ready(None), "the stream ends");
+    }
+);
+
+runtime_test!(
+    async fn a_join_polled_again_after_a_child_panicked_panics_rather_than_lose_a_value() {
+        let children = || {
+            (0..40u64).map(|i| {
+                Box::pin(async move {
+                    if i == 3 {
+                        panic!("boom");
+                    }
+                    Ok::<u64, String>(i)
+                }) as Child
+            })
+        };
+        let limit = Limit::new(4).unwrap();
+        type Join = Pin<Box<dyn Future<Output = usize> + Send>>;
+        let mut joins: Vec<(&str, Join)> = vec![
+            ("gather", Box::pin(gather(children()).map(|v| v.unwrap().len()))),
+            ("limited gather", Box::pin(limit.gather(children()).map(|v| v.unwrap().len()))),
+            ("settled", Box::pin(gather_settled(children()).map(|v| v.len()))),
+            ("limited settled", Box::pin(limit.gather_settled(children()).map(|v| v.len()))),
+            ("partial", Box::pin(gather_partial(children(), |_| true).map(|v| v.unwrap().len()))),
+        ];
+        for (name, join) in &mut joins {
+            let first = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(join)));
+            assert!(first.is_err(), "{name}: the child's panic reaches the caller");
+            let again = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(join)));
+            assert!(again.is_err(), "{name}: polled again, it panicked, not {again:?}");
+        }
+    }
+);
+
+runtime_test!(
+    async fn a_race_goes_on_with_the_others_after_a_child_panics() {
+        let children: Vec<Child> = vec![
+            Box::pin(async {
+                if true {
+                    panic!("boom");
+                }
+                Ok(0)
+            }),
+            Box::pin(async {
+                yield_now().await;
+                Ok(1)
+            }),
+        ];
+        let mut racing = race(children);
+        let panicked = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut racing)));
+        assert!(panicked.is_err(), "the panic reaches the caller");
+        assert_eq!(poll_once(&mut racing), Poll::Ready(Ok(1)), "the other child still races");
+    }
+);
+
+runtime_test!(
+    async fn children_woken_from_other_threads_all_finish(rt) {
+        const N: u64 = 300;
+        for limit in [None, Some(Limit::new(64).unwrap())] {
+            let (senders, receivers): (Vec<_>, Vec<_>) =
+                (0..N).map(|_| futures::channel::oneshot::channel::<u64>()).unzip();
+            // Each child waits through a few wake-ups, so most get wakers of their own.
+            let children = receivers.into_iter().map(|receiver| async move {
+                yield_now().await;
+                receiver.await.map_err(|_| "sender dropped")
+            });
+            let sending = rt.spawn(async move {
+                for (i, sender) in senders.into_iter().enumerate().rev() {
+                    if i % 16 == 0 {
+                        yield_now().await;
+                    }
+                    sender.send(i as u64).unwrap();
+                }
+            });
+            let gathered: Pin<Box<dyn Future<Output = _> + Send>> = match limit {
+                None => Box::pin(gather(children)),
+                Some(limit) => Box::pin(limit.gather(children)),
+            };
+            let (values, ()) = future::join(gathered, sending).await;
+            assert_eq!(values, Ok((0..N).collect::<Vec<_>>()), "limit {limit:?}");
+        }
     }
 );

@@ -2,9 +2,10 @@
 //! which only the ones that were woken get polled.
 //!
 //! A child's first polls use one waker shared by all children; waking it asks for a sweep
-//! (poll every child once). A child still pending after those polls gets a waker of its own,
-//! which queues just that child. Ready and once-yielding children so cost no allocation
-//! beyond their box, and a child finishing late costs O(1), not a poll of all N siblings.
+//! (poll once every child whose last poll used that waker). A child still pending after
+//! those polls gets a waker of its own, which queues just that child. Ready and once-yielding
+//! children so cost no allocation beyond their box, a child finishing late costs O(1), not a
+//! poll of all N siblings, and a newcomer's wake-up never re-polls the older children.
 
 use std::future::Future;
 use std::ops::Range;
@@ -29,9 +30,13 @@ pub(crate) struct Children<F: ?Sized + Future> {
     sweep_waker: Waker,
     /// Slots to poll in this pass before `batch`: the first pass or a sweep.
     sweep: Range<usize>,
-    /// Slots to poll in this pass: new children and children woken by their own waker.
+    /// Slots to poll in this pass: new children, children woken by their own waker and, on
+    /// a sweep, the `young` ones.
     batch: Vec<usize>,
     cursor: usize,
+    /// Children whose last poll used the sweep waker and that are still pending: what a
+    /// sweep polls.
+    young: Vec<usize>,
 }
 
 struct Child<F: ?Sized> {
@@ -103,6 +108,7 @@ impl<F: ?Sized + Future> Children<F> {
             sweep: 0..0,
             batch: Vec::new(),
             cursor: 0,
+            young: Vec::new(),
         }
     }
 
@@ -143,6 +149,7 @@ impl<F: ?Sized + Future> Children<F> {
         self.slots = Vec::new();
         self.free = Vec::new();
         self.batch = Vec::new();
+        self.young = Vec::new();
         self.sweep = 0..0;
         self.cursor = 0;
         self.len = 0;
@@ -181,21 +188,41 @@ impl<F: ?Sized + Future> Children<F> {
     fn refill(&mut self) {
         self.batch.clear();
         self.cursor = 0;
-        let mut woken = self.shared.woken.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(
+            &mut *self.shared.woken.lock().unwrap_or_else(PoisonError::into_inner),
+            &mut self.batch,
+        );
         if self.shared.sweep.swap(false, Ordering::Acquire) {
-            // The sweep polls every child, which also clears their `queued` flags.
-            woken.clear();
-            self.sweep = 0..self.slots.len();
-        } else {
-            std::mem::swap(&mut *woken, &mut self.batch);
+            // Only the children that may hold the sweep waker: the others have wakers of
+            // their own, so polling them would cost O(N) per newcomer.
+            self.batch.append(&mut self.young);
         }
     }
 
     fn poll_slot(&mut self, slot: usize) -> Option<(usize, F::Output)> {
-        let child = self.slots.get_mut(slot)?.as_mut()?;
+        let n_slots = self.slots.len();
+        let mut child = self.slots.get_mut(slot)?.take()?;
+        // Releases the slot when the child finishes, and also when its poll panics: the
+        // child is then dropped (right after this guard) before the panic leaves, and the
+        // set stays usable for the others, as futures' `FuturesUnordered` does.
+        let mut release = Release {
+            len: &mut self.len,
+            free: &mut self.free,
+            reuse: self.reuse,
+            slot,
+            armed: true,
+        };
         let poll = if child.polls < SWEEP_POLLS {
             child.polls += 1;
-            child.future.as_mut().poll(&mut Context::from_waker(&self.sweep_waker))
+            let poll = child.future.as_mut().poll(&mut Context::from_waker(&self.sweep_waker));
+            if poll.is_pending() {
+                if self.young.capacity() == 0 {
+                    // One allocation for a first pass of many pending children.
+                    self.young.reserve(n_slots);
+                }
+                self.young.push(slot);
+            }
+            poll
         } else {
             let (flag, waker) = child.waker.get_or_insert_with(|| {
                 let flag = Arc::new(ChildWaker {
@@ -205,20 +232,40 @@ impl<F: ?Sized + Future> Children<F> {
                 });
                 (Arc::clone(&flag), Waker::from(flag))
             });
-            flag.queued.store(false, Ordering::Release);
+            // A swap, not a store: if a wake-up's swap came first, reading its `true` here
+            // (acquire) makes whatever it announced visible to the poll below; a plain store
+            // could let the poll miss it while that wake-up saw `queued` still set.
+            flag.queued.swap(false, Ordering::AcqRel);
             child.future.as_mut().poll(&mut Context::from_waker(waker))
         };
         match poll {
-            Poll::Pending => None,
-            Poll::Ready(output) => {
-                let key = child.key;
-                // Release the finished child at once.
-                self.slots[slot] = None;
-                if self.reuse {
-                    self.free.push(slot);
-                }
-                self.len -= 1;
-                Some((key, output))
+            Poll::Pending => {
+                release.armed = false;
+                drop(release);
+                self.slots[slot] = Some(child);
+                None
+            }
+            // The guard releases the slot and the finished child is dropped on return.
+            Poll::Ready(output) => Some((child.key, output)),
+        }
+    }
+}
+
+/// Frees a child's slot when dropped armed: after the child finished or panicked.
+struct Release<'a> {
+    len: &'a mut usize,
+    free: &'a mut Vec<usize>,
+    reuse: bool,
+    slot: usize,
+    armed: bool,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            *self.len -= 1;
+            if self.reuse {
+                self.free.push(self.slot);
             }
         }
     }

@@ -15,6 +15,7 @@ use futures::TryFuture;
 use futures::future::{JoinAll, TryJoinAll, join_all, try_join_all};
 
 use crate::children::Children;
+use crate::join::finished;
 
 /// Futures per chunk: futures' small-join threshold.
 pub(crate) const CHUNK: usize = 30;
@@ -62,7 +63,7 @@ impl<F: TryFuture> TryChunks<F> {
                 }
                 Poll::Ready(None) => {
                     let mut all = Vec::with_capacity(self.total);
-                    for values in std::mem::take(&mut self.values).into_iter().flatten() {
+                    for values in std::mem::take(&mut self.values).into_iter().map(finished) {
                         all.extend(values);
                     }
                     return Poll::Ready(Ok(all));
@@ -110,7 +111,7 @@ impl<F: Future> Chunks<F> {
                 }
                 Poll::Ready(None) => {
                     let mut all = Vec::with_capacity(self.total);
-                    for outputs in std::mem::take(&mut self.outputs).into_iter().flatten() {
+                    for outputs in std::mem::take(&mut self.outputs).into_iter().map(finished) {
                         all.extend(outputs);
                     }
                     return Poll::Ready(all);

@@ -134,7 +134,8 @@ pub enum GroupError<E> {
     TimedOut {
         /// How many children were cancelled.
         cancelled: usize,
-        /// Failures nobody consumed before the timeout.
+        /// Failures nobody consumed before the timeout (empty with an
+        /// [`on_error`](crate::TaskGroup::on_error) handler, which received them).
         unhandled: Vec<E>,
     },
 }

@@ -8,7 +8,7 @@ use futures::future::{IntoFuture, TryFutureExt, TryJoinAll, try_join_all};
 use pin_project::pin_project;
 
 use crate::chunked::{TryChunks, fits_one_chunk};
-use crate::join::Join;
+use crate::join::{Join, finished};
 use crate::limit::Limit;
 
 /// Runs every future concurrently and returns their values in input order, or the first
@@ -69,6 +69,15 @@ where
 }
 
 /// Future returned by [`gather`] and [`Limit::gather`].
+///
+/// # Errors
+///
+/// The first error of a child, unchanged, after every other child was dropped.
+///
+/// # Panics
+///
+/// A child's panic propagates to the caller. Drop the future then: polled again, it may
+/// panic again, and it never returns a result short of a value.
 ///
 /// # Cancel safety
 ///
@@ -137,7 +146,7 @@ impl<F: TryFuture> Limited<F> {
                 }
                 Poll::Ready(None) => {
                     let values = std::mem::take(values);
-                    return Poll::Ready(Ok(values.into_iter().flatten().collect()));
+                    return Poll::Ready(Ok(values.into_iter().map(finished).collect()));
                 }
             }
         }

@@ -63,6 +63,15 @@ where
 
 /// Future returned by [`gather_keyed`] and [`Limit::gather_keyed`].
 ///
+/// # Errors
+///
+/// [`KeyedError`] with the first failing key and its error, after every other child was
+/// dropped.
+///
+/// # Panics
+///
+/// A child's panic, or one of the keys' `Hash`/`Eq`, propagates to the caller.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every unfinished child.

@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures::TryFuture;
 use futures::future::{IntoFuture, TryFutureExt};
 
-use crate::join::Join;
+use crate::join::{Join, finished};
 use crate::limit::Limit;
 
 /// Runs every future concurrently; errors the predicate accepts become per-slot values,
@@ -74,6 +74,16 @@ where
 
 /// Future returned by [`gather_partial`] and [`Limit::gather_partial`].
 ///
+/// # Errors
+///
+/// The first error the predicate rejects, unchanged, after every other child was dropped.
+///
+/// # Panics
+///
+/// A panic of a child or of the predicate propagates to the caller. Drop the future after a
+/// child's panic: polled again, it may panic again, and it never returns a result short of
+/// a value.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every unfinished child.
@@ -111,7 +121,7 @@ where
                 Poll::Ready(Some((index, output))) => this.outputs[index] = Some(output),
                 Poll::Ready(None) => {
                     let outputs = std::mem::take(&mut this.outputs);
-                    return Poll::Ready(Ok(outputs.into_iter().flatten().collect()));
+                    return Poll::Ready(Ok(outputs.into_iter().map(finished).collect()));
                 }
             }
         }

@@ -7,7 +7,7 @@ use futures::future::{JoinAll, join_all};
 use pin_project::pin_project;
 
 use crate::chunked::{Chunks, fits_one_chunk};
-use crate::join::Join;
+use crate::join::{Join, finished};
 use crate::limit::Limit;
 
 /// Runs every future to completion and returns every output, in input order.
@@ -56,6 +56,11 @@ where
 
 /// Future returned by [`gather_settled`] and [`Limit::gather_settled`].
 ///
+/// # Panics
+///
+/// A child's panic propagates to the caller. Drop the future then: polled again, it may
+/// panic again, and it never returns a result short of a value.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every unfinished child.
@@ -91,7 +96,7 @@ impl<F: Future> Future for GatherSettled<F> {
                         Poll::Ready(Some((index, output))) => outputs[index] = Some(output),
                         Poll::Ready(None) => {
                             let outputs = std::mem::take(outputs);
-                            return Poll::Ready(outputs.into_iter().flatten().collect());
+                            return Poll::Ready(outputs.into_iter().map(finished).collect());
                         }
                     }
                 }

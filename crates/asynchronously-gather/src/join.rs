@@ -8,6 +8,14 @@ use std::vec;
 
 use crate::children::{Children, Pass};
 
+/// The output stored for a child, which is missing only if the child panicked in an earlier
+/// poll (that panic reached the caller, and the child was dropped).
+///
+/// A join polled again after that panics rather than return a result short of a value.
+pub(crate) fn finished<T>(output: Option<T>) -> T {
+    output.expect("a child of this join panicked in an earlier poll; drop the join instead of polling it again")
+}
+
 /// A fixed list of futures run as children, at most `limit` at a time, keyed by input index.
 pub(crate) struct Join<F: Future> {
     children: Children<F>,

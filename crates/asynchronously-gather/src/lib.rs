@@ -64,6 +64,14 @@
 //! Dropping any future or stream of this crate drops every child it still holds; task
 //! handles of dropped children yield [`TaskError::Cancelled`]. Values of children that had
 //! finished are lost with the join, but stay in their handles for a task group.
+//!
+//! # Panics
+//!
+//! A child's panic reaches whoever polls the join, race or stream. A race and an
+//! as-completed stream drop the panicking child first and can be polled again to go on with
+//! the others. A join that collects every output cannot complete any more, so drop it:
+//! polled again, it may panic again, and it never returns a result short of a value. A
+//! [`TaskGroup`] contains or resumes its children's panics as its [`ErrorMode`] says.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

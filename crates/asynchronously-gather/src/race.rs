@@ -80,6 +80,11 @@ where
 
 /// Future returned by [`race`].
 ///
+/// # Errors
+///
+/// [`RaceError::Failed`] if the first child to finish failed, [`RaceError::Empty`] for no
+/// children.
+///
 /// # Cancel safety
 ///
 /// Dropping it drops every child.
@@ -89,6 +94,11 @@ pub struct Race<F: TryFuture> {
 }
 
 /// Future returned by [`race_ok`].
+///
+/// # Errors
+///
+/// [`RaceError::AllFailed`] with every error if no child succeeded, [`RaceError::Empty`] for
+/// no children.
 ///
 /// # Cancel safety
 ///

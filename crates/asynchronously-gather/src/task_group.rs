@@ -331,6 +331,23 @@ pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
     group: TaskGroup<'a, E, C>,
 }
 
+/// At exit, hands the failures delivered to handles but never read to the handler, or
+/// without one to `unhandled`; their handles then yield `Escalated`.
+fn report_unread<'a, E>(
+    unread: &mut Vec<Arc<dyn FailureSlot<E> + 'a>>,
+    handler: &mut Option<Box<dyn FnMut(E) + Send + 'a>>,
+    unhandled: &mut Vec<E>,
+) {
+    for slot in unread.drain(..) {
+        if let Some(error) = slot.take_unread() {
+            match handler {
+                Some(handler) => handler(error),
+                None => unhandled.push(error),
+            }
+        }
+    }
+}
+
 /// The message of a panic payload, as `std` prints it.
 fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(message) = payload.downcast_ref::<&str>() {
@@ -360,8 +377,8 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                 this.body.set(None);
                 let cancelled = this.children.len() + group.shared.0.close();
                 this.children.clear();
-                let mut unhandled = std::mem::take(this.unhandled);
-                unhandled.extend(this.unread.drain(..).filter_map(|slot| slot.take_unread()));
+                report_unread(this.unread, &mut group.handler, this.unhandled);
+                let unhandled = std::mem::take(this.unhandled);
                 return Poll::Ready(Err(GroupError::TimedOut { cancelled, unhandled }));
             }
         }
@@ -436,14 +453,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                 break;
             }
         }
-        for slot in this.unread.drain(..) {
-            if let Some(error) = slot.take_unread() {
-                match &mut group.handler {
-                    Some(handler) => handler(error),
-                    None => this.unhandled.push(error),
-                }
-            }
-        }
+        report_unread(this.unread, &mut group.handler, this.unhandled);
         match this.value.take() {
             Some(value) => Poll::Ready(Ok(GroupOutcome {
                 value,
