@@ -8,7 +8,7 @@ use std::pin::Pin;
 /// `cargo test waits_for_backoff` runs all three; `cargo test smol` runs one runtime.
 /// The second form passes the [`Runtime`] in use, for tests that spawn:
 ///
-/// ```ignore
+/// ```text
 /// runtime_test!(async fn spawned_tasks_finish(rt) {
 ///     assert_eq!(rt.spawn(async { 1 }).await, 1);
 /// });

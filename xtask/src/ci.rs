@@ -75,8 +75,16 @@ pub(crate) fn run(args: &[&str]) -> Result<(), String> {
 }
 
 fn test() -> Result<(), String> {
-    // Unit tests and doctests of every crate, xtask's own tidy tests included.
-    cargo(&["test", "--locked", "--workspace", "--exclude", "asynchronously-tests"])?;
+    // Unit tests and doctests of every crate with every feature (retry's `tracing` included),
+    // and xtask's own tidy tests.
+    cargo(&[
+        "test",
+        "--locked",
+        "--workspace",
+        "--exclude",
+        "asynchronously-tests",
+        "--all-features",
+    ])?;
     // The behaviour suite, once per runtime.
     for runtime in RUNTIMES {
         cargo(&[
