@@ -3,10 +3,10 @@
 //! | Module | Use it to |
 //! |---|---|
 //! | [`time`] | read time and sleep through a [`Clock`](time::Clock); test timing on a [`VirtualClock`](time::VirtualClock) |
-//! | `retry` | retry fallible operations with backoff, limits, budgets and hooks |
-//! | `periodic` | run jobs on a period, with overlap and missed-tick policies; schedule one-shot payloads |
-//! | `gather` | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
-//! | `priority_semaphore` | limit concurrency with a fair semaphore that serves higher priorities first |
+//! | [`retry`] | retry fallible operations with backoff, limits, budgets and hooks |
+//! | [`periodic`] | run jobs on a period, with overlap and missed-tick policies; schedule one-shot payloads |
+//! | [`gather`] | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
+//! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves higher priorities first |
 //!
 //! Each module is also its own crate (`asynchronously-time`, …) behind a feature of the same
 //! name; all are on by default. No module spawns tasks: background work is returned as a
