@@ -50,6 +50,8 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 #[derive(Clone)]
 pub struct RetryPolicy<C: Clock = RealClock> {
     pub(crate) shape: Shape,
+    /// `shape.fixed_delay()`, set by the builder.
+    pub(crate) fixed_delay: Option<Duration>,
     pub(crate) max_retries: Option<u32>,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,

@@ -460,8 +460,14 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             });
         }
         let shape = &self.policy.shape;
-        let cursor = self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
-        let scheduled = cursor.next_delay(shape);
+        let scheduled = match self.policy.fixed_delay {
+            Some(delay) => delay,
+            None => {
+                let cursor =
+                    self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
+                cursor.next_delay(shape)
+            }
+        };
         let delay = match verdict {
             Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
             _ => scheduled,

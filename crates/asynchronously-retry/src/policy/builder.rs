@@ -75,6 +75,7 @@ impl RetryPolicyBuilder {
                     min_delay: Duration::ZERO,
                     max_delay: Duration::MAX,
                 },
+                fixed_delay: None,
                 max_retries: Some(3),
                 max_elapsed: None,
                 attempt_timeout: None,
@@ -87,7 +88,9 @@ impl RetryPolicyBuilder {
 
     /// The defaults, which are always valid.
     pub(crate) fn into_policy(self) -> RetryPolicy {
-        self.policy
+        let mut policy = self.policy;
+        policy.fixed_delay = policy.shape.fixed_delay();
+        policy
     }
 }
 
@@ -312,6 +315,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         RetryPolicyBuilder {
             policy: RetryPolicy {
                 shape: p.shape,
+                fixed_delay: None,
                 max_retries: p.max_retries,
                 max_elapsed: p.max_elapsed,
                 attempt_timeout: p.attempt_timeout,
@@ -344,7 +348,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// assert!(matches!(error, PolicyError::InvalidFactor { .. }));
     /// ```
     pub fn build(self) -> Result<RetryPolicy<C>, PolicyError> {
-        let policy = self.policy;
+        let mut policy = self.policy;
         if let BackoffKind::Exponential { factor, .. } = policy.shape.backoff.kind {
             if !(factor.is_finite() && factor >= 1.0) {
                 return Err(PolicyError::InvalidFactor { factor });
@@ -360,6 +364,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         if policy.attempt_timeout == Some(Duration::ZERO) {
             return Err(PolicyError::ZeroAttemptTimeout);
         }
+        policy.fixed_delay = policy.shape.fixed_delay();
         Ok(policy)
     }
 }
