@@ -547,7 +547,8 @@ where
         let mut this = self.project();
         let core = this.core;
         loop {
-            match this.state.as_mut().project() {
+            let future = match this.state.as_mut().project() {
+                StateProj::Attempt { future } => future,
                 StateProj::Start => {
                     if let Err(error) = core.begin_attempt() {
                         this.state.set(State::Done);
@@ -556,53 +557,9 @@ where
                     let future = (this.operation)();
                     core.attempts = core.attempts.saturating_add(1);
                     this.state.set(State::Attempt { future });
-                }
-                StateProj::Attempt { future } => {
-                    let error = match future.try_poll(cx) {
-                        Poll::Ready(Ok(value)) => {
-                            if let Some(budget) = &core.policy.budget {
-                                budget.deposit();
-                            }
-                            core.finish();
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(value));
-                        }
-                        Poll::Ready(Err(error)) => Some(error),
-                        Poll::Pending => {
-                            if core.started.is_none() {
-                                core.started = Some(core.now());
-                            }
-                            let fired = core.armed
-                                && core
-                                    .sleep
-                                    .as_mut()
-                                    .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
-                            if !fired {
-                                return Poll::Pending;
-                            }
-                            if core.deadline().is_some_and(|deadline| core.now() >= deadline) {
-                                let error = core.stop_at_deadline(None);
-                                this.state.set(State::Done);
-                                return Poll::Ready(Err(error));
-                            }
-                            None
-                        }
-                    };
-                    match core.after_failure(error) {
-                        Ok(Some(hook)) => this.state.set(State::Notify { hook }),
-                        Ok(None) => {
-                            this.state.set(State::Sleep);
-                            if !core.armed {
-                                // A zero delay: still let other tasks run before the next call.
-                                core.yielded = true;
-                                cx.waker().wake_by_ref();
-                                return Poll::Pending;
-                            }
-                        }
-                        Err(error) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Err(error));
-                        }
+                    match this.state.as_mut().project() {
+                        StateProj::Attempt { future } => future,
+                        _ => unreachable!("the attempt was just stored"),
                     }
                 }
                 StateProj::Notify { hook } => {
@@ -611,6 +568,7 @@ where
                         return Poll::Pending;
                     }
                     this.state.set(State::Sleep);
+                    continue;
                 }
                 StateProj::Sleep => {
                     if core.armed {
@@ -628,8 +586,53 @@ where
                         return Poll::Pending;
                     }
                     this.state.set(State::Start);
+                    continue;
                 }
                 StateProj::Done => panic!("`Retry` polled after it completed"),
+            };
+            let error = match future.try_poll(cx) {
+                Poll::Ready(Ok(value)) => {
+                    if let Some(budget) = &core.policy.budget {
+                        budget.deposit();
+                    }
+                    core.finish();
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(value));
+                }
+                Poll::Ready(Err(error)) => Some(error),
+                Poll::Pending => {
+                    if core.started.is_none() {
+                        core.started = Some(core.now());
+                    }
+                    let fired = core.armed
+                        && core
+                            .sleep
+                            .as_mut()
+                            .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
+                    if !fired {
+                        return Poll::Pending;
+                    }
+                    if core.deadline().is_some_and(|deadline| core.now() >= deadline) {
+                        let error = core.stop_at_deadline(None);
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
+                    }
+                    None
+                }
+            };
+            match core.after_failure(error) {
+                Ok(Some(hook)) => this.state.set(State::Notify { hook }),
+                Ok(None) if !core.armed => {
+                    // A zero delay: still let other tasks run before the next call.
+                    this.state.set(State::Start);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
+                Ok(None) => this.state.set(State::Sleep),
+                Err(error) => {
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
             }
         }
     }
