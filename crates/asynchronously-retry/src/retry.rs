@@ -431,6 +431,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out.
     ///
     /// `Ok(Some(future))`: run the hook's future, then sleep; `Ok(None)`: sleep (or yield).
+    #[inline]
     fn after_failure(&mut self, error: Option<E>) -> Result<Option<H::Future>, RetryError<E>>
     where
         K: Classify<E>,
@@ -446,32 +447,77 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             self.started = Some(at);
             now = Some(at);
         }
-        let attempts = self.attempts;
-        if verdict == Verdict::Fail || self.policy.max_retries.is_some_and(|max| attempts > max) {
-            let now = now.unwrap_or_else(|| self.now());
-            let elapsed = self.elapsed(now);
-            self.finish();
-            return Err(match error {
-                Some(error) if verdict == Verdict::Fail => {
-                    RetryError::Permanent { attempts, elapsed, error }
-                }
-                Some(last) => RetryError::Exhausted { attempts, elapsed, last },
-                None => RetryError::TimedOut { attempts, elapsed, last: self.last_error.take() },
-            });
+        if verdict == Verdict::Fail
+            || self.policy.max_retries.is_some_and(|max| self.attempts > max)
+        {
+            return Err(self.give_up(error, verdict == Verdict::Fail, now));
         }
         let shape = &self.policy.shape;
         let scheduled = match self.policy.fixed_delay {
             Some(delay) => delay,
-            None => {
-                let cursor =
-                    self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
-                cursor.next_delay(shape)
-            }
+            None => self.next_scheduled(),
         };
         let delay = match verdict {
             Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
             _ => scheduled,
         };
+        let observed = H::ENABLED || cfg!(feature = "tracing");
+        if delay.is_zero()
+            && !observed
+            && self.policy.max_elapsed.is_none()
+            && self.policy.budget.is_none()
+        {
+            // A zero delay with nothing to time, withdraw or report: just yield.
+            if error.is_some() {
+                self.last_error = error;
+            }
+            if self.armed {
+                // The attempt's timer may still be registered; nothing would poll it.
+                self.sleep = None;
+                self.armed = false;
+            }
+            self.yielded = false;
+            return Ok(None);
+        }
+        self.schedule(error, delay, now)
+    }
+
+    /// The next delay of a schedule that changes between retries.
+    #[inline(never)]
+    fn next_scheduled(&mut self) -> Duration {
+        let shape = &self.policy.shape;
+        let cursor = self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
+        cursor.next_delay(shape)
+    }
+
+    /// Ends the retry after the classifier said `Fail` (`permanent`) or the retries ran out.
+    #[cold]
+    #[inline(never)]
+    fn give_up(&mut self, error: Option<E>, permanent: bool, now: Option<Instant>) -> RetryError<E> {
+        let attempts = self.attempts;
+        let now = now.unwrap_or_else(|| self.now());
+        let elapsed = self.elapsed(now);
+        self.finish();
+        match error {
+            Some(error) if permanent => RetryError::Permanent { attempts, elapsed, error },
+            Some(last) => RetryError::Exhausted { attempts, elapsed, last },
+            None => RetryError::TimedOut { attempts, elapsed, last: self.last_error.take() },
+        }
+    }
+
+    /// The rest of [`after_failure`](Self::after_failure) when the retry sleeps, has a
+    /// deadline or budget, or reports the retry: arms the timer and calls the hook.
+    #[inline(never)]
+    fn schedule(
+        &mut self,
+        error: Option<E>,
+        delay: Duration,
+        mut now: Option<Instant>,
+    ) -> Result<Option<H::Future>, RetryError<E>>
+    where
+        H: Hook<E>,
+    {
+        let attempts = self.attempts;
         let deadline = self.deadline();
         let observed = H::ENABLED || cfg!(feature = "tracing");
         if now.is_none() && (deadline.is_some() || !delay.is_zero() || observed) {
