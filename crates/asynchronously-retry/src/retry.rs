@@ -380,8 +380,20 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// Ends the retry: releases the timer (a virtual clock must not wait for it).
+    #[inline]
     fn finish(&mut self) {
-        self.sleep = None;
+        if self.sleep.is_some() {
+            self.sleep = None;
+        }
+    }
+
+    /// Ends the retry after a successful attempt.
+    #[inline]
+    fn succeed(&mut self) {
+        if let Some(budget) = &self.policy.budget {
+            budget.deposit();
+        }
+        self.finish();
     }
 
     fn stop_at_deadline(&mut self, last: Option<E>) -> RetryError<E> {
@@ -395,10 +407,12 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// Starts an attempt: checks the deadline and arms the timer (sets `armed`).
+    ///
+    /// `armed` is already false here unless the policy is timed: the backoff sleep clears
+    /// it when it fires, and a zero delay never sets it.
     #[inline]
     fn begin_attempt(&mut self) -> Result<(), RetryError<E>> {
-        self.armed = false;
-        if self.policy.max_elapsed.is_none() && self.policy.attempt_timeout.is_none() {
+        if !self.policy.timed {
             return Ok(());
         }
         self.begin_timed_attempt()
@@ -407,6 +421,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// The part of [`begin_attempt`](Self::begin_attempt) for policies with time limits.
     #[inline(never)]
     fn begin_timed_attempt(&mut self) -> Result<(), RetryError<E>> {
+        self.armed = false;
         let attempt_timeout = self.policy.attempt_timeout;
         let now = self.now();
         if self.started.is_none() {
@@ -452,21 +467,8 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         {
             return Err(self.give_up(error, verdict == Verdict::Fail, now));
         }
-        let shape = &self.policy.shape;
-        let scheduled = match self.policy.fixed_delay {
-            Some(delay) => delay,
-            None => self.next_scheduled(),
-        };
-        let delay = match verdict {
-            Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
-            _ => scheduled,
-        };
         let observed = H::ENABLED || cfg!(feature = "tracing");
-        if delay.is_zero()
-            && !observed
-            && self.policy.max_elapsed.is_none()
-            && self.policy.budget.is_none()
-        {
+        if verdict == Verdict::Retry && self.policy.yield_only && !observed {
             // A zero delay with nothing to time, withdraw or report: just yield.
             if error.is_some() {
                 self.last_error = error;
@@ -476,9 +478,17 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
                 self.sleep = None;
                 self.armed = false;
             }
-            self.yielded = false;
             return Ok(None);
         }
+        let shape = &self.policy.shape;
+        let scheduled = match self.policy.fixed_delay {
+            Some(delay) => delay,
+            None => self.next_scheduled(),
+        };
+        let delay = match verdict {
+            Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
+            _ => scheduled,
+        };
         self.schedule(error, delay, now)
     }
 
@@ -589,6 +599,7 @@ where
 {
     type Output = Result<Fut::Ok, RetryError<Fut::Error>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let core = this.core;
@@ -608,63 +619,28 @@ where
                         _ => unreachable!("the attempt was just stored"),
                     }
                 }
-                StateProj::Notify { hook } => {
-                    if hook.poll(cx).is_pending() {
-                        core.yielded = true;
+                _ => {
+                    if core.poll_pause(this.state.as_mut(), cx).is_pending() {
                         return Poll::Pending;
                     }
-                    this.state.set(State::Sleep);
                     continue;
                 }
-                StateProj::Sleep => {
-                    if core.armed {
-                        if let Some(sleep) = core.sleep.as_mut() {
-                            if Pin::new(sleep).poll(cx).is_pending() {
-                                core.yielded = true;
-                                return Poll::Pending;
-                            }
-                        }
-                    }
-                    if !core.yielded {
-                        // A zero (or already elapsed) delay: still let other tasks run.
-                        core.yielded = true;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    this.state.set(State::Start);
-                    continue;
-                }
-                StateProj::Done => panic!("`Retry` polled after it completed"),
             };
             let error = match future.try_poll(cx) {
                 Poll::Ready(Ok(value)) => {
-                    if let Some(budget) = &core.policy.budget {
-                        budget.deposit();
-                    }
-                    core.finish();
+                    core.succeed();
                     this.state.set(State::Done);
                     return Poll::Ready(Ok(value));
                 }
                 Poll::Ready(Err(error)) => Some(error),
-                Poll::Pending => {
-                    if core.started.is_none() {
-                        core.started = Some(core.now());
-                    }
-                    let fired = core.armed
-                        && core
-                            .sleep
-                            .as_mut()
-                            .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
-                    if !fired {
-                        return Poll::Pending;
-                    }
-                    if core.deadline().is_some_and(|deadline| core.now() >= deadline) {
-                        let error = core.stop_at_deadline(None);
+                Poll::Pending => match core.attempt_pending(cx) {
+                    Ok(false) => return Poll::Pending,
+                    Ok(true) => None,
+                    Err(error) => {
                         this.state.set(State::Done);
                         return Poll::Ready(Err(error));
                     }
-                    None
-                }
+                },
             };
             match core.after_failure(error) {
                 Ok(Some(hook)) => this.state.set(State::Notify { hook }),
@@ -681,6 +657,67 @@ where
                 }
             }
         }
+    }
+}
+
+impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
+    /// An attempt returned `Pending`: records the start and polls its timer.
+    ///
+    /// `Ok(true)`: the attempt timed out; `Ok(false)`: keep waiting.
+    #[inline(never)]
+    fn attempt_pending(&mut self, cx: &mut Context<'_>) -> Result<bool, RetryError<E>> {
+        if self.started.is_none() {
+            self.started = Some(self.now());
+        }
+        let fired = self.armed
+            && self.sleep.as_mut().is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
+        if !fired {
+            return Ok(false);
+        }
+        if self.deadline().is_some_and(|deadline| self.now() >= deadline) {
+            return Err(self.stop_at_deadline(None));
+        }
+        Ok(true)
+    }
+
+    /// Between attempts: runs the hook's future, then the sleep (yielding at least once).
+    ///
+    /// `Ready` when the next attempt may start (the state is then `Start`).
+    #[inline(never)]
+    fn poll_pause<Fut>(
+        &mut self,
+        mut state: Pin<&mut State<Fut, H::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if let StateProj::Notify { hook } = state.as_mut().project() {
+            if hook.poll(cx).is_pending() {
+                self.yielded = true;
+                return Poll::Pending;
+            }
+            state.set(State::Sleep);
+        }
+        match state.as_mut().project() {
+            StateProj::Sleep => {}
+            StateProj::Done => panic!("`Retry` polled after it completed"),
+            _ => unreachable!("only a pause is polled here"),
+        }
+        if self.armed {
+            if let Some(sleep) = self.sleep.as_mut() {
+                if Pin::new(sleep).poll(cx).is_pending() {
+                    self.yielded = true;
+                    return Poll::Pending;
+                }
+            }
+            self.armed = false;
+        }
+        if !self.yielded {
+            // A zero (or already elapsed) delay: still let other tasks run.
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        state.set(State::Start);
+        Poll::Ready(())
     }
 }
 

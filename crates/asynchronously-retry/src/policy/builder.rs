@@ -76,6 +76,8 @@ impl RetryPolicyBuilder {
                     max_delay: Duration::MAX,
                 },
                 fixed_delay: None,
+                timed: false,
+                yield_only: false,
                 max_retries: Some(3),
                 max_elapsed: None,
                 attempt_timeout: None,
@@ -89,7 +91,7 @@ impl RetryPolicyBuilder {
     /// The defaults, which are always valid.
     pub(crate) fn into_policy(self) -> RetryPolicy {
         let mut policy = self.policy;
-        policy.fixed_delay = policy.shape.fixed_delay();
+        policy.prepare();
         policy
     }
 }
@@ -316,6 +318,8 @@ impl<C: Clock> RetryPolicyBuilder<C> {
             policy: RetryPolicy {
                 shape: p.shape,
                 fixed_delay: None,
+                timed: false,
+                yield_only: false,
                 max_retries: p.max_retries,
                 max_elapsed: p.max_elapsed,
                 attempt_timeout: p.attempt_timeout,
@@ -364,7 +368,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         if policy.attempt_timeout == Some(Duration::ZERO) {
             return Err(PolicyError::ZeroAttemptTimeout);
         }
-        policy.fixed_delay = policy.shape.fixed_delay();
+        policy.prepare();
         Ok(policy)
     }
 }
