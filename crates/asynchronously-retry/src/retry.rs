@@ -87,7 +87,8 @@ struct Core<'a, C: Clock, K, H, E> {
     classifier: K,
     hook: H,
     policy: &'a RetryPolicy<C>,
-    /// The schedule's position, created at the first failure.
+    /// The schedule's position, created at the first failure (unused by a constant schedule,
+    /// whose delay the policy precomputes).
     cursor: Option<Cursor>,
     /// One timer, reused for attempt timeouts and backoff sleeps.
     sleep: Option<C::Sleep>,
@@ -99,7 +100,9 @@ struct Core<'a, C: Clock, K, H, E> {
     armed: bool,
     /// The most recent error, kept while the next attempt runs (for the final error).
     last_error: Option<E>,
-    /// Whether this retry returned `Pending` since the last failure.
+    /// Whether this retry returned `Pending` since the last failure that went through
+    /// `Notify`/`Sleep` (a failure on the zero-delay fast path yields at once and goes
+    /// straight back to `Start`).
     yielded: bool,
 }
 
@@ -503,7 +506,12 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// Ends the retry after the classifier said `Fail` (`permanent`) or the retries ran out.
     #[cold]
     #[inline(never)]
-    fn give_up(&mut self, error: Option<E>, permanent: bool, now: Option<Instant>) -> RetryError<E> {
+    fn give_up(
+        &mut self,
+        error: Option<E>,
+        permanent: bool,
+        now: Option<Instant>,
+    ) -> RetryError<E> {
         let attempts = self.attempts;
         let now = now.unwrap_or_else(|| self.now());
         let elapsed = self.elapsed(now);
