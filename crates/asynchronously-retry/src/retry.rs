@@ -737,6 +737,9 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
+            // After a zero-delay failure the retry waits at `Start` for its yield to end:
+            // still the pause between attempts.
+            State::Start if self.core.attempts > 0 => "sleep",
             State::Start => "start",
             State::Attempt { .. } => "attempt",
             State::Notify { .. } => "hook",
