@@ -66,6 +66,19 @@ impl Delays {
     }
 }
 
+impl Shape {
+    /// The delay before every retry when it never changes (constant backoff, no jitter):
+    /// computed once so a retry loop need not run the schedule.
+    pub(crate) fn fixed_delay(&self) -> Option<Duration> {
+        match (self.backoff.kind, self.jitter) {
+            (BackoffKind::Constant(delay), Jitter::None) => {
+                Some(delay.min(self.max_delay).clamp(self.min_delay, self.max_delay))
+            }
+            _ => None,
+        }
+    }
+}
+
 impl Cursor {
     pub(crate) fn new(shape: &Shape, seed: Option<u64>) -> Self {
         let initial = match shape.backoff.kind {

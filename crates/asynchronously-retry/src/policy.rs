@@ -50,6 +50,14 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 #[derive(Clone)]
 pub struct RetryPolicy<C: Clock = RealClock> {
     pub(crate) shape: Shape,
+    /// `shape.fixed_delay()`, set by [`prepare`](Self::prepare).
+    pub(crate) fixed_delay: Option<Duration>,
+    /// Whether an attempt needs a timer (an attempt timeout or an overall deadline), set by
+    /// [`prepare`](Self::prepare).
+    pub(crate) timed: bool,
+    /// Whether every retry only yields: a fixed zero delay, no overall deadline and no
+    /// budget, set by [`prepare`](Self::prepare).
+    pub(crate) yield_only: bool,
     pub(crate) max_retries: Option<u32>,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,
@@ -79,6 +87,15 @@ impl RetryPolicy {
 }
 
 impl<C: Clock> RetryPolicy<C> {
+    /// Precomputes what the retry loop checks on every attempt; called by the builder.
+    pub(crate) fn prepare(&mut self) {
+        self.fixed_delay = self.shape.fixed_delay();
+        self.timed = self.max_elapsed.is_some() || self.attempt_timeout.is_some();
+        self.yield_only = self.fixed_delay == Some(Duration::ZERO)
+            && self.max_elapsed.is_none()
+            && self.budget.is_none();
+    }
+
     /// Returns a future that calls `operation` until it succeeds or this policy gives up.
     ///
     /// The future borrows the policy; to spawn it, move a clone of the policy into the task

@@ -87,7 +87,8 @@ struct Core<'a, C: Clock, K, H, E> {
     classifier: K,
     hook: H,
     policy: &'a RetryPolicy<C>,
-    /// The schedule's position, created at the first failure.
+    /// The schedule's position, created at the first failure (unused by a constant schedule,
+    /// whose delay the policy precomputes).
     cursor: Option<Cursor>,
     /// One timer, reused for attempt timeouts and backoff sleeps.
     sleep: Option<C::Sleep>,
@@ -99,7 +100,9 @@ struct Core<'a, C: Clock, K, H, E> {
     armed: bool,
     /// The most recent error, kept while the next attempt runs (for the final error).
     last_error: Option<E>,
-    /// Whether this retry returned `Pending` since the last failure.
+    /// Whether this retry returned `Pending` since the last failure that went through
+    /// `Notify`/`Sleep` (a failure on the zero-delay fast path yields at once and goes
+    /// straight back to `Start`).
     yielded: bool,
 }
 
@@ -380,8 +383,20 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// Ends the retry: releases the timer (a virtual clock must not wait for it).
+    #[inline]
     fn finish(&mut self) {
-        self.sleep = None;
+        if self.sleep.is_some() {
+            self.sleep = None;
+        }
+    }
+
+    /// Ends the retry after a successful attempt.
+    #[inline]
+    fn succeed(&mut self) {
+        if let Some(budget) = &self.policy.budget {
+            budget.deposit();
+        }
+        self.finish();
     }
 
     fn stop_at_deadline(&mut self, last: Option<E>) -> RetryError<E> {
@@ -395,10 +410,12 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// Starts an attempt: checks the deadline and arms the timer (sets `armed`).
+    ///
+    /// `armed` is already false here unless the policy is timed: the backoff sleep clears
+    /// it when it fires, and a zero delay never sets it.
     #[inline]
     fn begin_attempt(&mut self) -> Result<(), RetryError<E>> {
-        self.armed = false;
-        if self.policy.max_elapsed.is_none() && self.policy.attempt_timeout.is_none() {
+        if !self.policy.timed {
             return Ok(());
         }
         self.begin_timed_attempt()
@@ -407,6 +424,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// The part of [`begin_attempt`](Self::begin_attempt) for policies with time limits.
     #[inline(never)]
     fn begin_timed_attempt(&mut self) -> Result<(), RetryError<E>> {
+        self.armed = false;
         let attempt_timeout = self.policy.attempt_timeout;
         let now = self.now();
         if self.started.is_none() {
@@ -431,6 +449,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out.
     ///
     /// `Ok(Some(future))`: run the hook's future, then sleep; `Ok(None)`: sleep (or yield).
+    #[inline]
     fn after_failure(&mut self, error: Option<E>) -> Result<Option<H::Future>, RetryError<E>>
     where
         K: Classify<E>,
@@ -446,26 +465,77 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             self.started = Some(at);
             now = Some(at);
         }
-        let attempts = self.attempts;
-        if verdict == Verdict::Fail || self.policy.max_retries.is_some_and(|max| attempts > max) {
-            let now = now.unwrap_or_else(|| self.now());
-            let elapsed = self.elapsed(now);
-            self.finish();
-            return Err(match error {
-                Some(error) if verdict == Verdict::Fail => {
-                    RetryError::Permanent { attempts, elapsed, error }
-                }
-                Some(last) => RetryError::Exhausted { attempts, elapsed, last },
-                None => RetryError::TimedOut { attempts, elapsed, last: self.last_error.take() },
-            });
+        if verdict == Verdict::Fail
+            || self.policy.max_retries.is_some_and(|max| self.attempts > max)
+        {
+            return Err(self.give_up(error, verdict == Verdict::Fail, now));
+        }
+        let observed = H::ENABLED || cfg!(feature = "tracing");
+        if verdict == Verdict::Retry && self.policy.yield_only && !observed {
+            // A zero delay with nothing to time, withdraw or report: just yield.
+            if error.is_some() {
+                self.last_error = error;
+            }
+            if self.armed {
+                // The attempt's timer may still be registered; nothing would poll it.
+                self.sleep = None;
+                self.armed = false;
+            }
+            return Ok(None);
         }
         let shape = &self.policy.shape;
-        let cursor = self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
-        let scheduled = cursor.next_delay(shape);
+        let scheduled = match self.policy.fixed_delay {
+            Some(delay) => delay,
+            None => self.next_scheduled(),
+        };
         let delay = match verdict {
             Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
             _ => scheduled,
         };
+        self.schedule(error, delay, now)
+    }
+
+    /// The next delay of a schedule that changes between retries.
+    #[inline(never)]
+    fn next_scheduled(&mut self) -> Duration {
+        let shape = &self.policy.shape;
+        let cursor = self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
+        cursor.next_delay(shape)
+    }
+
+    /// Ends the retry after the classifier said `Fail` (`permanent`) or the retries ran out.
+    #[cold]
+    #[inline(never)]
+    fn give_up(
+        &mut self,
+        error: Option<E>,
+        permanent: bool,
+        now: Option<Instant>,
+    ) -> RetryError<E> {
+        let attempts = self.attempts;
+        let now = now.unwrap_or_else(|| self.now());
+        let elapsed = self.elapsed(now);
+        self.finish();
+        match error {
+            Some(error) if permanent => RetryError::Permanent { attempts, elapsed, error },
+            Some(last) => RetryError::Exhausted { attempts, elapsed, last },
+            None => RetryError::TimedOut { attempts, elapsed, last: self.last_error.take() },
+        }
+    }
+
+    /// The rest of [`after_failure`](Self::after_failure) when the retry sleeps, has a
+    /// deadline or budget, or reports the retry: arms the timer and calls the hook.
+    #[inline(never)]
+    fn schedule(
+        &mut self,
+        error: Option<E>,
+        delay: Duration,
+        mut now: Option<Instant>,
+    ) -> Result<Option<H::Future>, RetryError<E>>
+    where
+        H: Hook<E>,
+    {
+        let attempts = self.attempts;
         let deadline = self.deadline();
         let observed = H::ENABLED || cfg!(feature = "tracing");
         if now.is_none() && (deadline.is_some() || !delay.is_zero() || observed) {
@@ -537,11 +607,13 @@ where
 {
     type Output = Result<Fut::Ok, RetryError<Fut::Error>>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let core = this.core;
         loop {
-            match this.state.as_mut().project() {
+            let future = match this.state.as_mut().project() {
+                StateProj::Attempt { future } => future,
                 StateProj::Start => {
                     if let Err(error) = core.begin_attempt() {
                         this.state.set(State::Done);
@@ -550,82 +622,110 @@ where
                     let future = (this.operation)();
                     core.attempts = core.attempts.saturating_add(1);
                     this.state.set(State::Attempt { future });
-                }
-                StateProj::Attempt { future } => {
-                    let error = match future.try_poll(cx) {
-                        Poll::Ready(Ok(value)) => {
-                            if let Some(budget) = &core.policy.budget {
-                                budget.deposit();
-                            }
-                            core.finish();
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(value));
-                        }
-                        Poll::Ready(Err(error)) => Some(error),
-                        Poll::Pending => {
-                            if core.started.is_none() {
-                                core.started = Some(core.now());
-                            }
-                            let fired = core.armed
-                                && core
-                                    .sleep
-                                    .as_mut()
-                                    .is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
-                            if !fired {
-                                return Poll::Pending;
-                            }
-                            if core.deadline().is_some_and(|deadline| core.now() >= deadline) {
-                                let error = core.stop_at_deadline(None);
-                                this.state.set(State::Done);
-                                return Poll::Ready(Err(error));
-                            }
-                            None
-                        }
-                    };
-                    match core.after_failure(error) {
-                        Ok(Some(hook)) => this.state.set(State::Notify { hook }),
-                        Ok(None) => {
-                            this.state.set(State::Sleep);
-                            if !core.armed {
-                                // A zero delay: still let other tasks run before the next call.
-                                core.yielded = true;
-                                cx.waker().wake_by_ref();
-                                return Poll::Pending;
-                            }
-                        }
-                        Err(error) => {
-                            this.state.set(State::Done);
-                            return Poll::Ready(Err(error));
-                        }
+                    match this.state.as_mut().project() {
+                        StateProj::Attempt { future } => future,
+                        _ => unreachable!("the attempt was just stored"),
                     }
                 }
-                StateProj::Notify { hook } => {
-                    if hook.poll(cx).is_pending() {
-                        core.yielded = true;
+                _ => {
+                    if core.poll_pause(this.state.as_mut(), cx).is_pending() {
                         return Poll::Pending;
                     }
-                    this.state.set(State::Sleep);
+                    continue;
                 }
-                StateProj::Sleep => {
-                    if core.armed {
-                        if let Some(sleep) = core.sleep.as_mut() {
-                            if Pin::new(sleep).poll(cx).is_pending() {
-                                core.yielded = true;
-                                return Poll::Pending;
-                            }
-                        }
+            };
+            let error = match future.try_poll(cx) {
+                Poll::Ready(Ok(value)) => {
+                    core.succeed();
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(value));
+                }
+                Poll::Ready(Err(error)) => Some(error),
+                Poll::Pending => match core.attempt_pending(cx) {
+                    Ok(false) => return Poll::Pending,
+                    Ok(true) => None,
+                    Err(error) => {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
                     }
-                    if !core.yielded {
-                        // A zero (or already elapsed) delay: still let other tasks run.
-                        core.yielded = true;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
+                },
+            };
+            match core.after_failure(error) {
+                Ok(Some(hook)) => this.state.set(State::Notify { hook }),
+                Ok(None) if !core.armed => {
+                    // A zero delay: still let other tasks run before the next call.
                     this.state.set(State::Start);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
                 }
-                StateProj::Done => panic!("`Retry` polled after it completed"),
+                Ok(None) => this.state.set(State::Sleep),
+                Err(error) => {
+                    this.state.set(State::Done);
+                    return Poll::Ready(Err(error));
+                }
             }
         }
+    }
+}
+
+impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
+    /// An attempt returned `Pending`: records the start and polls its timer.
+    ///
+    /// `Ok(true)`: the attempt timed out; `Ok(false)`: keep waiting.
+    #[inline(never)]
+    fn attempt_pending(&mut self, cx: &mut Context<'_>) -> Result<bool, RetryError<E>> {
+        if self.started.is_none() {
+            self.started = Some(self.now());
+        }
+        let fired = self.armed
+            && self.sleep.as_mut().is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
+        if !fired {
+            return Ok(false);
+        }
+        if self.deadline().is_some_and(|deadline| self.now() >= deadline) {
+            return Err(self.stop_at_deadline(None));
+        }
+        Ok(true)
+    }
+
+    /// Between attempts: runs the hook's future, then the sleep (yielding at least once).
+    ///
+    /// `Ready` when the next attempt may start (the state is then `Start`).
+    #[inline(never)]
+    fn poll_pause<Fut>(
+        &mut self,
+        mut state: Pin<&mut State<Fut, H::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<()> {
+        if let StateProj::Notify { hook } = state.as_mut().project() {
+            if hook.poll(cx).is_pending() {
+                self.yielded = true;
+                return Poll::Pending;
+            }
+            state.set(State::Sleep);
+        }
+        match state.as_mut().project() {
+            StateProj::Sleep => {}
+            StateProj::Done => panic!("`Retry` polled after it completed"),
+            _ => unreachable!("only a pause is polled here"),
+        }
+        if self.armed {
+            if let Some(sleep) = self.sleep.as_mut() {
+                if Pin::new(sleep).poll(cx).is_pending() {
+                    self.yielded = true;
+                    return Poll::Pending;
+                }
+            }
+            self.armed = false;
+        }
+        if !self.yielded {
+            // A zero (or already elapsed) delay: still let other tasks run.
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        state.set(State::Start);
+        Poll::Ready(())
     }
 }
 
@@ -637,6 +737,9 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
+            // After a zero-delay failure the retry waits at `Start` for its yield to end:
+            // still the pause between attempts.
+            State::Start if self.core.attempts > 0 => "sleep",
             State::Start => "start",
             State::Attempt { .. } => "attempt",
             State::Notify { .. } => "hook",

@@ -75,6 +75,9 @@ impl RetryPolicyBuilder {
                     min_delay: Duration::ZERO,
                     max_delay: Duration::MAX,
                 },
+                fixed_delay: None,
+                timed: false,
+                yield_only: false,
                 max_retries: Some(3),
                 max_elapsed: None,
                 attempt_timeout: None,
@@ -87,7 +90,9 @@ impl RetryPolicyBuilder {
 
     /// The defaults, which are always valid.
     pub(crate) fn into_policy(self) -> RetryPolicy {
-        self.policy
+        let mut policy = self.policy;
+        policy.prepare();
+        policy
     }
 }
 
@@ -312,6 +317,9 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         RetryPolicyBuilder {
             policy: RetryPolicy {
                 shape: p.shape,
+                fixed_delay: None,
+                timed: false,
+                yield_only: false,
                 max_retries: p.max_retries,
                 max_elapsed: p.max_elapsed,
                 attempt_timeout: p.attempt_timeout,
@@ -344,7 +352,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// assert!(matches!(error, PolicyError::InvalidFactor { .. }));
     /// ```
     pub fn build(self) -> Result<RetryPolicy<C>, PolicyError> {
-        let policy = self.policy;
+        let mut policy = self.policy;
         if let BackoffKind::Exponential { factor, .. } = policy.shape.backoff.kind {
             if !(factor.is_finite() && factor >= 1.0) {
                 return Err(PolicyError::InvalidFactor { factor });
@@ -360,6 +368,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         if policy.attempt_timeout == Some(Duration::ZERO) {
             return Err(PolicyError::ZeroAttemptTimeout);
         }
+        policy.prepare();
         Ok(policy)
     }
 }
