@@ -27,7 +27,7 @@ fn run_ours(ticks: u64) {
     let (periodic, worker) = Periodic::builder(TINY)
         .build_sync(move |tick: Tick| {
             if tick.number() >= ticks {
-                let _ = stopper.get().expect("set before the first tick").stop();
+                drop(stopper.get().expect("set before the first tick").stop());
             }
         })
         .expect("a valid schedule");
@@ -98,7 +98,7 @@ fn drift_10k() {
                 // `lag` is `now - scheduled`, and `scheduled` is `start + k × period`.
                 lateness.lock().unwrap().push(tick.lag());
                 if tick.number() >= TICKS {
-                    let _ = handle.get().expect("set before the first tick").stop();
+                    drop(handle.get().expect("set before the first tick").stop());
                 }
             }
         })

@@ -80,8 +80,9 @@ impl Drop for RunGuard<'_> {
 }
 
 /// Events reported by a worker, as short strings.
-fn event_log<E: std::fmt::Display>()
--> (Arc<Mutex<Vec<String>>>, impl FnMut(PeriodicEvent<E>) + Send + 'static) {
+type Log = Arc<Mutex<Vec<String>>>;
+
+fn event_log<E: std::fmt::Display>() -> (Log, impl FnMut(PeriodicEvent<E>) + Send + 'static) {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&log);
     let hook = move |event: PeriodicEvent<E>| {

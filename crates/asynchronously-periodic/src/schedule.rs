@@ -220,7 +220,6 @@ impl Schedule {
 fn after(start: Instant, period: Duration, count: u64) -> Option<Instant> {
     let nanos = period.as_nanos().checked_mul(u128::from(count))?;
     let secs = u64::try_from(nanos / 1_000_000_000).ok()?;
-    #[expect(clippy::cast_possible_truncation, reason = "the remainder is below 10^9")]
-    let subsec = (nanos % 1_000_000_000) as u32;
+    let subsec = u32::try_from(nanos % 1_000_000_000).ok()?;
     start.checked_add(Duration::new(secs, subsec))
 }
