@@ -32,7 +32,8 @@ type Hook<E> = Box<dyn FnMut(PeriodicEvent<E>) + Send>;
 /// (concurrently when [`Overlap`] allows), so nothing is spawned; if the worker is not
 /// polled, nothing runs and [`Periodic::stop`](crate::Periodic::stop) never completes.
 /// It completes after a stop, once the running runs have finished or been cancelled.
-/// Polling it again after that returns `Ready` at once: a worker starts once.
+/// Polling it again after that returns `Ready` at once: a worker starts once. Dropping every
+/// [`Periodic`](crate::Periodic) handle does not stop it; dropping the worker does.
 ///
 /// Failures, panics, timeouts and cancellations of runs are reported to the hook set with
 /// [`on_event`](PeriodicWorker::on_event), and the schedule goes on.

@@ -1,5 +1,7 @@
 use std::time::{Duration, Instant};
 
+use asynchronously_time::{Clock, VirtualClock};
+
 use super::{Due, Schedule, ScheduleConfig, after};
 use crate::{Cadence, FirstRun, MissedTicks};
 
@@ -14,20 +16,25 @@ fn grid(missed_ticks: MissedTicks) -> ScheduleConfig {
     }
 }
 
+/// An arbitrary instant: tests read time only through a clock.
+fn origin() -> Instant {
+    VirtualClock::new().now()
+}
+
 fn ms(millis: u64) -> Duration {
     Duration::from_millis(millis)
 }
 
 #[test]
 fn after_multiplies_without_overflow() {
-    let start = Instant::now();
+    let start = origin();
     assert_eq!(after(start, ms(100), 3), Some(start + ms(300)));
     assert_eq!(after(start, Duration::MAX, 2), None);
 }
 
 #[test]
 fn a_late_take_applies_each_missed_tick_policy() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let cases = [
         (MissedTicks::Skip, vec![Due { scheduled: t0 + ms(400), missed: 2 }], ms(500)),
         (
@@ -65,7 +72,7 @@ fn a_late_take_applies_each_missed_tick_policy() {
 
 #[test]
 fn jitter_stays_within_its_bound_and_off_the_grid() {
-    let t0 = Instant::now();
+    let t0 = origin();
     let mut config = grid(MissedTicks::Skip);
     config.jitter = ms(10);
     let mut schedule = Schedule::new(config);
@@ -83,6 +90,6 @@ fn a_period_too_long_for_the_clock_means_never() {
     let mut config = grid(MissedTicks::Skip);
     config.period = Duration::MAX;
     let mut schedule = Schedule::new(config);
-    schedule.start(Instant::now());
+    schedule.start(origin());
     assert_eq!(schedule.due_at(), None);
 }
