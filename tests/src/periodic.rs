@@ -825,7 +825,7 @@ runtime_test!(
         for polls in 0..6 {
             let clock = VirtualClock::new();
             let runs = Runs::default();
-            let (periodic, mut worker) = Periodic::builder(ms(100))
+            let (periodic, worker) = Periodic::builder(ms(100))
                 .first_run(FirstRun::Immediately)
                 .cadence(Cadence::Grid)
                 .overlap(Overlap::UpTo(3))
@@ -839,6 +839,7 @@ runtime_test!(
                     }
                 })
                 .unwrap();
+            let mut worker = Box::pin(worker);
             for _ in 0..polls {
                 assert!(poll_once(&mut worker).is_pending());
                 clock.advance(ms(100));

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use asynchronously_time::{Clock, RealClock};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
+use pin_project::{pin_project, pinned_drop};
 
 use crate::periodic::Shared;
 use crate::schedule::Schedule;
@@ -29,7 +30,8 @@ type Hook<E> = Box<dyn FnMut(PeriodicEvent<E>) + Send>;
 /// [`Periodic`](crate::Periodic) handle built with it.
 ///
 /// The schedule starts at the worker's first poll. The worker runs the job's runs itself
-/// (concurrently when [`Overlap`] allows), so nothing is spawned; if the worker is not
+/// (concurrently when [`Overlap`] allows; a single run is kept inline, so a tick allocates
+/// nothing), so nothing is spawned; if the worker is not
 /// polled, nothing runs and [`Periodic::stop`](crate::Periodic::stop) never completes.
 /// It completes after a stop, once the running runs have finished or been cancelled.
 /// Polling it again after that returns `Ready` at once: a worker starts once. Dropping every
@@ -67,7 +69,17 @@ type Hook<E> = Box<dyn FnMut(PeriodicEvent<E>) + Send>;
 /// # }).unwrap();
 /// ```
 #[must_use = "the worker does nothing unless spawned, joined or polled"]
+#[pin_project(PinnedDrop)]
 pub struct PeriodicWorker<J: Job, C: Clock = RealClock> {
+    core: Core<J, C>,
+    /// The run, when the overlap policy allows one at a time: kept inline, so a tick
+    /// allocates nothing.
+    #[pin]
+    slot: Option<Run<J::Future, C::Sleep>>,
+}
+
+/// Everything but the inline run.
+struct Core<J: Job, C: Clock> {
     job: J,
     clock: C,
     schedule: Schedule,
@@ -75,6 +87,7 @@ pub struct PeriodicWorker<J: Job, C: Clock = RealClock> {
     timeout: Duration,
     shared: Arc<Shared>,
     hook: Option<Hook<JobError<J>>>,
+    /// The runs, when the overlap policy allows several at a time.
     runs: FuturesUnordered<Run<J::Future, C::Sleep>>,
     /// The sleep until the next tick, kept and reset to avoid a new timer per tick.
     sleep: Option<C::Sleep>,
@@ -99,7 +112,7 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
         timeout: Duration,
         shared: Arc<Shared>,
     ) -> Self {
-        PeriodicWorker {
+        let core = Core {
             job,
             clock,
             schedule,
@@ -117,7 +130,8 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
             stop_sleep: None,
             runs_started: 0,
             done: false,
-        }
+        };
+        PeriodicWorker { core, slot: None }
     }
 
     /// Reports failures, panics, timeouts, cancellations and a late first run to `hook`.
@@ -133,10 +147,14 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
         mut self,
         hook: impl FnMut(PeriodicEvent<<J::Output as JobOutput>::Error>) + Send + 'static,
     ) -> Self {
-        self.hook = Some(Box::new(hook));
+        self.core.hook = Some(Box::new(hook));
         self
     }
+}
 
+type Slot<'a, J, C> = Pin<&'a mut Option<Run<<J as Job>::Future, <C as Clock>::Sleep>>>;
+
+impl<J: Job, C: Clock> Core<J, C> {
     /// Reads the commands of the handles.
     fn take_commands(&mut self, cx: &mut Context<'_>) {
         let (paused, period, stop) = {
@@ -169,17 +187,33 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
         }
     }
 
-    fn has_capacity(&self) -> bool {
+    /// Whether runs are kept in the inline slot: at most one runs at a time.
+    fn one_at_a_time(&self) -> bool {
+        matches!(self.overlap, Overlap::Never | Overlap::UpTo(1) | Overlap::CancelPrevious)
+    }
+
+    fn running(&self, slot: &Slot<'_, J, C>) -> usize {
+        self.runs.len() + usize::from(slot.is_some())
+    }
+
+    fn has_capacity(&self, slot: &Slot<'_, J, C>) -> bool {
         match self.overlap {
-            Overlap::Never => self.runs.is_empty(),
-            Overlap::UpTo(limit) => self.runs.len() < limit,
+            Overlap::Never => self.running(slot) == 0,
+            Overlap::UpTo(limit) => self.running(slot) < limit,
             Overlap::CancelPrevious => true,
         }
     }
 
-    fn start_run(&mut self, scheduled: Instant, actual: Instant, missed: u64, manual: bool) {
+    fn start_run(
+        &mut self,
+        slot: &mut Slot<'_, J, C>,
+        scheduled: Instant,
+        actual: Instant,
+        missed: u64,
+        manual: bool,
+    ) {
         if self.overlap == Overlap::CancelPrevious {
-            self.cancel_all(CancelReason::Superseded);
+            self.cancel_all(slot, CancelReason::Superseded);
         }
         if manual {
             self.schedule.busy();
@@ -197,14 +231,24 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
                         .deadline_after(self.timeout)
                         .map(|deadline| (self.clock.sleep_until(deadline), self.timeout))
                 };
-                self.runs.push(Run::new(future, timeout, number));
+                let run = Run::new(future, timeout, number);
+                if self.one_at_a_time() {
+                    slot.set(Some(run));
+                } else {
+                    self.runs.push(run);
+                }
             }
             Err(payload) => self.emit(PeriodicEvent::Panicked { run: number, payload }),
         }
     }
 
     /// Drops every running run, reporting each.
-    fn cancel_all(&mut self, reason: CancelReason) {
+    fn cancel_all(&mut self, slot: &mut Slot<'_, J, C>, reason: CancelReason) {
+        if let Some(run) = slot.as_ref().get_ref() {
+            let run = run.number();
+            slot.set(None);
+            self.emit(PeriodicEvent::Cancelled { run, reason });
+        }
         if self.runs.is_empty() {
             return;
         }
@@ -271,7 +315,7 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
         self.shared.finish();
     }
 
-    fn step(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+    fn step(&mut self, mut slot: Slot<'_, J, C>, cx: &mut Context<'_>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
         }
@@ -284,36 +328,46 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
         self.take_commands(cx);
         let mut budget = RUNS_PER_POLL;
         loop {
-            while let Poll::Ready(Some((run, end))) = self.runs.poll_next_unpin(cx) {
-                self.report(run, end);
+            if let Some(run) = slot.as_mut().as_pin_mut() {
+                if let Poll::Ready((run, end)) = run.poll(cx) {
+                    slot.set(None);
+                    self.report(run, end);
+                }
             }
-            if self.runs.is_empty() && self.schedule.is_awaiting_idle() {
+            while !self.runs.is_empty() {
+                match self.runs.poll_next_unpin(cx) {
+                    Poll::Ready(Some((run, end))) => self.report(run, end),
+                    Poll::Ready(None) | Poll::Pending => break,
+                }
+            }
+            let idle = self.running(&slot) == 0;
+            if idle && self.schedule.is_awaiting_idle() {
                 self.schedule.idle(self.clock.now());
             }
             // A `run_now` is only accepted before a stop, so it still runs while stopping.
-            if self.run_now && self.has_capacity() {
+            if self.run_now && self.has_capacity(&slot) {
                 self.run_now = false;
                 let now = self.clock.now();
-                self.start_run(now, now, 0, true);
+                self.start_run(&mut slot, now, now, 0, true);
                 continue;
             }
             if self.stopping {
                 self.disarm();
-                if self.runs.is_empty() && !self.run_now {
+                if idle && !self.run_now {
                     self.finish();
                     return Poll::Ready(());
                 }
                 if let Some(sleep) = &mut self.stop_sleep {
                     if Pin::new(sleep).poll(cx).is_ready() {
                         self.stop_sleep = None;
-                        self.cancel_all(CancelReason::Stopped);
+                        self.cancel_all(&mut slot, CancelReason::Stopped);
                         continue;
                     }
                 }
                 return Poll::Pending;
             }
             let due = if self.paused { None } else { self.schedule.due_at() };
-            let Some(due) = due.filter(|_| self.has_capacity()) else {
+            let Some(due) = due.filter(|_| self.has_capacity(&slot)) else {
                 // Paused, never due, or waiting for a run to finish (which wakes us).
                 self.disarm();
                 return Poll::Pending;
@@ -323,7 +377,7 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
             }
             let now = self.clock.now();
             let tick = self.schedule.take(now);
-            self.start_run(tick.scheduled, now, tick.missed, false);
+            self.start_run(&mut slot, tick.scheduled, now, tick.missed, false);
             budget -= 1;
             if budget == 0 {
                 cx.waker().wake_by_ref();
@@ -346,32 +400,33 @@ impl<J: Job, C: Clock> Future for PeriodicWorker<J, C> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.get_mut().step(cx)
+        let this = self.project();
+        this.core.step(this.slot, cx)
     }
 }
 
-// The worker never pins the job or its clock; run futures are pinned inside
-// `FuturesUnordered`'s own allocations.
-impl<J: Job, C: Clock> Unpin for PeriodicWorker<J, C> {}
-
-impl<J: Job, C: Clock> Drop for PeriodicWorker<J, C> {
-    fn drop(&mut self) {
-        if !self.done {
+#[pinned_drop]
+impl<J: Job, C: Clock> PinnedDrop for PeriodicWorker<J, C> {
+    fn drop(self: Pin<&mut Self>) {
+        let mut this = self.project();
+        if !this.core.done {
             // Drop the runs first, so a `Stop` that completes sees nothing still running.
-            self.runs.clear();
-            self.shared.finish();
+            this.slot.set(None);
+            this.core.runs.clear();
+            this.core.shared.finish();
         }
     }
 }
 
 impl<J: Job, C: Clock> fmt::Debug for PeriodicWorker<J, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let core = &self.core;
         f.debug_struct("PeriodicWorker")
-            .field("runs_started", &self.runs_started)
-            .field("running", &self.runs.len())
-            .field("paused", &self.paused)
-            .field("stopping", &self.stopping)
-            .field("finished", &self.done)
+            .field("runs_started", &core.runs_started)
+            .field("running", &(core.runs.len() + usize::from(self.slot.is_some())))
+            .field("paused", &core.paused)
+            .field("stopping", &core.stopping)
+            .field("finished", &core.done)
             .finish_non_exhaustive()
     }
 }
