@@ -1,0 +1,120 @@
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use asynchronously_time::{Clock, RealClock};
+use futures::Stream;
+
+use crate::Tick;
+use crate::schedule::Schedule;
+
+/// A stream of [`Tick`]s on a periodic schedule; made by
+/// [`PeriodicBuilder::ticks`](crate::PeriodicBuilder::ticks).
+///
+/// It follows the same rules as the job runner: first run, cadence, missed-tick policy and
+/// jitter. The consumer's work between two polls plays the job. The schedule starts at the
+/// first poll. The stream never ends.
+///
+/// # Cancel safety
+///
+/// `next()` is cancel-safe: a tick is taken from the schedule only when it is returned.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::time::Duration;
+///
+/// use asynchronously_periodic::{Cadence, Periodic, Ticks};
+/// use asynchronously_time::{Clock, VirtualClock};
+/// use futures::StreamExt;
+///
+/// let clock = VirtualClock::new();
+/// let start = clock.now();
+/// let ticks: Ticks<VirtualClock> = Periodic::builder(Duration::from_millis(100))
+///     .cadence(Cadence::Grid)
+///     .with_clock(clock.clone())
+///     .ticks()?;
+/// let (seen, ()) = futures::join!(
+///     ticks.take(3).map(|tick| tick.scheduled() - start).collect::<Vec<_>>(),
+///     clock.run_for(Duration::from_secs(1)),
+/// );
+/// assert_eq!(seen, [100, 200, 300].map(Duration::from_millis));
+/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "streams do nothing unless polled"]
+pub struct Ticks<C: Clock = RealClock> {
+    clock: C,
+    schedule: Schedule,
+    sleep: Option<C::Sleep>,
+    /// The deadline `sleep` is registered for (polled and pending).
+    armed: Option<Instant>,
+    count: u64,
+}
+
+impl<C: Clock> Ticks<C> {
+    pub(crate) fn new(clock: C, schedule: Schedule) -> Self {
+        Ticks { clock, schedule, sleep: None, armed: None, count: 0 }
+    }
+}
+
+impl<C: Clock> Stream for Ticks<C> {
+    type Item = Tick;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Tick>> {
+        let this = self.get_mut();
+        if !this.schedule.is_started() {
+            this.schedule.start(this.clock.now());
+        }
+        if this.schedule.is_awaiting_idle() {
+            this.schedule.idle(this.clock.now());
+        }
+        let Some(due) = this.schedule.due_at() else {
+            // Never due: forget a registered sleep, so a virtual clock does not wait for it.
+            if this.armed.take().is_some() {
+                this.sleep = None;
+            }
+            return Poll::Pending;
+        };
+        let sleep = match &mut this.sleep {
+            Some(sleep) => {
+                if this.armed != Some(due) {
+                    this.clock.reset(sleep, due);
+                }
+                sleep
+            }
+            slot @ None => slot.insert(this.clock.sleep_until(due)),
+        };
+        if Pin::new(sleep).poll(cx).is_pending() {
+            this.armed = Some(due);
+            return Poll::Pending;
+        }
+        this.armed = None;
+        let now = this.clock.now();
+        let due = this.schedule.take(now);
+        this.count += 1;
+        Poll::Ready(Some(Tick {
+            scheduled: due.scheduled,
+            actual: now,
+            missed: due.missed,
+            number: this.count,
+            manual: false,
+        }))
+    }
+}
+
+// Nothing is pinned: the clock is only read and its sleeps are `Unpin`.
+impl<C: Clock> Unpin for Ticks<C> {}
+
+impl<C: Clock> fmt::Debug for Ticks<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Ticks").field("ticks", &self.count).finish_non_exhaustive()
+    }
+}
+
+const _: () = {
+    const fn assert_send_sync_unpin<T: Send + Sync + Unpin>() {}
+    assert_send_sync_unpin::<Ticks>();
+};
