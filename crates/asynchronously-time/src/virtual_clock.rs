@@ -741,17 +741,19 @@ impl State {
     /// Removes the sleepers due at `now`, in deadline then registration order, and returns
     /// their wakers. With `track`, the current `run_for` step waits for each to observe it.
     fn take_due(&mut self, track: bool) -> Vec<Waker> {
-        let later = self.sleepers.split_off(&(self.now, u64::MAX));
-        let due = std::mem::replace(&mut self.sleepers, later);
         self.activity += 1;
-        due.into_iter()
-            .map(|((_, seq), waker)| {
-                if track {
-                    self.unobserved.insert(seq);
-                }
-                waker
-            })
-            .collect()
+        let mut due = Vec::new();
+        while let Some(entry) = self.sleepers.first_entry() {
+            let (deadline, seq) = *entry.key();
+            if deadline > self.now {
+                break;
+            }
+            due.push(entry.remove());
+            if track {
+                self.unobserved.insert(seq);
+            }
+        }
+        due
     }
 
     /// Records that sleeper `seq` observed its wake-up. Returns the runner's waker when that
