@@ -425,6 +425,37 @@ runtime_test!(
     }
 );
 
+/// A waker that drops the permit it holds when woken: code that runs in the middle of a
+/// `close()`, between the batches of waiters it wakes.
+struct ReleasingWaker(Mutex<Option<OwnedPermit>>);
+
+impl Wake for ReleasingWaker {
+    fn wake(self: Arc<Self>) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+runtime_test!(
+    async fn a_permit_released_while_close_wakes_waiters_goes_to_none_of_them() {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let releasing = Waker::from(Arc::new(ReleasingWaker(Mutex::new(Some(held)))));
+        // More waiters than `close` wakes in one batch, the first one releasing the permit
+        // when it is woken, before the later ones are closed.
+        let mut waiters: Vec<_> = (0..40).map(|_| semaphore.acquire(Priority::NORMAL)).collect();
+        assert!(Pin::new(&mut waiters[0]).poll(&mut Context::from_waker(&releasing)).is_pending());
+        for waiter in &mut waiters[1..] {
+            assert!(poll(waiter).is_pending());
+        }
+        semaphore.close();
+        for (waiter_idx, waiter) in waiters.iter_mut().enumerate() {
+            assert_eq!(ready(waiter).map(drop), Err(AcquireError::Closed), "waiter {waiter_idx}");
+        }
+        drop(waiters);
+        assert_idle(&semaphore, 1);
+    }
+);
+
 // ---- Cancellation ----
 
 /// Builds a scenario around the future under test: one permit held, the future queued

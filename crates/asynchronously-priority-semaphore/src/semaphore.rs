@@ -945,6 +945,8 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// `WAITERS` set exactly when the queue is not empty.
     fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList, in_hand: &mut usize) -> bool {
         let aging = self.aging_now(queue);
+        // `CLOSED` is only set under the lock, so this read is exact while we hold it.
+        let closed = self.state.load(Ordering::Relaxed) & CLOSED != 0;
         let more = loop {
             let Some((slot_idx, _)) = queue.head(aging) else {
                 // Returning permits and clearing the flag in one step: a fast-path acquire
@@ -955,6 +957,11 @@ impl<C: Clock> PrioritySemaphore<C> {
                 });
                 return false;
             };
+            if closed {
+                // `close` is failing the queue batch by batch and unlocked between batches
+                // to wake them: the waiters still queued get `Closed`, not these permits.
+                break false;
+            }
             if wakers.is_full() {
                 // Unlock to wake them; the queue is not empty, so `WAITERS` stays set.
                 break true;
