@@ -563,6 +563,56 @@ runtime_test!(
     }
 );
 
+/// A waker owning a permit, released when the last handle to the waker is dropped: user
+/// code that runs wherever the semaphore drops a waker.
+struct PermitOwningWaker(#[expect(dead_code, reason = "held only to be dropped")] OwnedPermit);
+
+impl Wake for PermitOwningWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Runs `scenario` on a helper thread: a deadlock fails the test instead of hanging it.
+fn without_deadlock(scenario: impl FnOnce() + Send + 'static) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        scenario();
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the scenario finishes (a waker dropped under the queue lock deadlocks)");
+}
+
+#[test]
+fn wakers_are_dropped_outside_the_queue_lock() {
+    // Replaced by a new waker on a later poll.
+    without_deadlock(|| {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let owning = Waker::from(Arc::new(PermitOwningWaker(held)));
+        let mut waiter = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL);
+        assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&owning)).is_pending());
+        drop(owning);
+        // Replacing the waker drops the permit it owns, which serves this very waiter.
+        let (counter, waker) = counting_waker();
+        assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&waker)).is_pending());
+        assert_eq!(wakes(&counter), 1);
+        drop(ready(&mut waiter).unwrap());
+        assert_idle(&semaphore, 1);
+    });
+    // Dropped with a cancelled waiter.
+    without_deadlock(|| {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let owning = Waker::from(Arc::new(PermitOwningWaker(held)));
+        let mut waiter = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL);
+        assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&owning)).is_pending());
+        drop(owning);
+        drop(waiter);
+        assert_idle(&semaphore, 1);
+    });
+}
+
 runtime_test!(
     async fn polling_a_completed_acquire_again_panics() {
         let semaphore = PrioritySemaphore::new(1);

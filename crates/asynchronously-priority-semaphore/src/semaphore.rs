@@ -813,7 +813,9 @@ impl<C: Clock> PrioritySemaphore<C> {
                 // Outcomes are published under the lock, so this one is final.
                 match status.load() {
                     Outcome::Waiting => {
-                        queue.update_waker(slot_idx, waker);
+                        let replaced = queue.update_waker(slot_idx, waker);
+                        drop(queue);
+                        drop(replaced);
                         return Poll::Pending;
                     }
                     outcome => outcome,
@@ -840,9 +842,11 @@ impl<C: Clock> PrioritySemaphore<C> {
                 let mut queue = self.lock();
                 match status.load() {
                     Outcome::Waiting => {
-                        drop(queue.finish(slot_idx, Outcome::Closed));
+                        let waker = queue.finish(slot_idx, Outcome::Closed);
                         // It may have been the head blocking smaller requests behind it.
                         self.dispatch_and_unlock(queue, 0);
+                        // Dropping a waker runs foreign code, which may use the semaphore.
+                        drop(waker);
                     }
                     Outcome::Assigned => self.dispatch_and_unlock(queue, permits),
                     Outcome::Closed | Outcome::TooLarge { .. } => {}
