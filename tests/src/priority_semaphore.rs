@@ -500,6 +500,10 @@ runtime_test!(
             let semaphore = PrioritySemaphore::new(1);
             drop_after(&semaphore, steps, || semaphore.acquire(Priority::HIGH));
             drop_after(&semaphore, steps, || semaphore.acquire_ambient());
+            // `WithPriority` is exactly as cancel safe as the future it wraps.
+            drop_after(&semaphore, steps, || {
+                with_priority(Priority::HIGH, semaphore.acquire_ambient())
+            });
             let many = PrioritySemaphore::new(3);
             let _two = many.try_acquire_many(2, Priority::NORMAL).unwrap();
             drop_after(&many, steps, || many.acquire_many(1, Priority::HIGH));
