@@ -1036,6 +1036,91 @@ fn threads_racing_fast_and_slow_paths_conserve_permits() {
     assert_idle(&semaphore, PERMITS);
 }
 
+/// The permit, or `None` for a request larger than a total that concurrent `forget`s shrank.
+fn granted(outcome: Result<Permit<'_>, AcquireError>) -> Option<Permit<'_>> {
+    match outcome {
+        Ok(permit) => Some(permit),
+        Err(AcquireError::TooLarge { requested, total }) if total < requested => None,
+        Err(error) => panic!("unexpected {error:?}"),
+    }
+}
+
+/// Races hand-offs against cancellation right after a hand-off, weighted requests blocking
+/// the head, `forget` + `add_permits`, and `try_acquire` on plain threads: permits are never
+/// over-granted, never lost, and every blocked acquire is woken.
+#[test]
+fn threads_racing_hand_offs_cancellations_and_total_changes_conserve_permits() {
+    const PERMITS: usize = 3;
+    const THREADS: u64 = 4;
+    let semaphore = Arc::new(PrioritySemaphore::new(PERMITS));
+    let in_use = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for thread_idx in 0..THREADS {
+        let (semaphore, in_use, done_tx) =
+            (Arc::clone(&semaphore), Arc::clone(&in_use), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut seed = 1000 + thread_idx;
+            let hold = |permit: Permit<'_>| {
+                let now = in_use.fetch_add(permit.num_permits(), SeqCst) + permit.num_permits();
+                assert!(now <= PERMITS, "{now} permits in use");
+                std::thread::yield_now();
+                in_use.fetch_sub(permit.num_permits(), SeqCst);
+                drop(permit);
+            };
+            for _ in 0..10_000 {
+                let random = splitmix(&mut seed);
+                let priority = Priority::new((random % 4) as i32);
+                let permits = 1 + (random >> 8) as usize % 2;
+                match random >> 16 & 7 {
+                    0 | 1 => {
+                        let acquire = semaphore.acquire_many(permits, priority);
+                        if let Some(permit) = granted(futures::executor::block_on(acquire)) {
+                            hold(permit);
+                        }
+                    }
+                    2 | 3 => {
+                        // Queue, let a release maybe hand the permits over, then give up
+                        // without looking: handed permits must pass on.
+                        let mut acquire = semaphore.acquire_many(permits, priority);
+                        if let Poll::Ready(outcome) = poll(&mut acquire) {
+                            if let Some(permit) = granted(outcome) {
+                                hold(permit);
+                            }
+                        } else {
+                            for _ in 0..(random >> 24) % 64 {
+                                std::hint::spin_loop();
+                            }
+                            drop(acquire);
+                        }
+                    }
+                    4 | 5 => {
+                        if let Ok(permit) = semaphore.try_acquire_many(permits, priority) {
+                            hold(permit);
+                        }
+                    }
+                    _ => {
+                        // Destroy a permit and create one: the total dips below PERMITS.
+                        let permit = futures::executor::block_on(semaphore.acquire(priority));
+                        let permit = permit.unwrap();
+                        in_use.fetch_add(1, SeqCst);
+                        in_use.fetch_sub(1, SeqCst);
+                        permit.forget();
+                        semaphore.add_permits(1).unwrap();
+                    }
+                }
+            }
+            done_tx.send(()).unwrap();
+        });
+    }
+    drop(done_tx);
+    for _ in 0..THREADS {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a worker panicked, or a blocked acquire was never woken");
+    }
+    assert_idle(&semaphore, PERMITS);
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     Acquire { permits: usize, priority: i32 },
