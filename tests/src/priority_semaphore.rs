@@ -749,6 +749,41 @@ runtime_test!(
 );
 
 runtime_test!(
+    async fn a_waiter_that_ages_to_the_head_takes_free_permits_without_waiting_for_a_release() {
+        let clock = VirtualClock::new();
+        let semaphore =
+            PrioritySemaphore::builder(5).aging(ms(10), 20).clock(clock.clone()).build().unwrap();
+        let long_held = semaphore.try_acquire_many(3, Priority::NORMAL).unwrap();
+        let short_held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        let (large_counter, large_waker) = counting_waker();
+        let (small_counter, small_waker) = counting_waker();
+        let mut large = pin!(semaphore.acquire_many(4, Priority::new(10)));
+        assert!(large.as_mut().poll(&mut Context::from_waker(&large_waker)).is_pending());
+        // 100 ms later the large request counts as priority 0: ahead of a new priority 5.
+        clock.advance(ms(100));
+        let mut small = pin!(semaphore.acquire(Priority::new(5)));
+        assert!(small.as_mut().poll(&mut Context::from_waker(&small_waker)).is_pending());
+        // Two permits come back and wait for the large request at the head.
+        drop(short_held);
+        assert_eq!(semaphore.available_permits(), 2);
+        // The large request stops improving at -10 (after 200 ms); the small one reaches
+        // -11 after 160 ms of waiting (at 260 ms) and is first in line, and it fits.
+        clock.advance(ms(170));
+        assert!(wakes(&small_counter) > 0, "the small waiter is woken to take its turn");
+        let Poll::Ready(Ok(permit)) = small.as_mut().poll(&mut Context::from_waker(&small_waker))
+        else {
+            panic!("the head of the queue gets the free permit it fits in");
+        };
+        assert_eq!(semaphore.available_permits(), 1);
+        assert!(large.as_mut().poll(&mut Context::from_waker(&large_waker)).is_pending());
+        drop((permit, long_held));
+        assert!(wakes(&large_counter) > 0);
+        drop(ready(&mut large).unwrap());
+        assert_idle(&semaphore, 5);
+    }
+);
+
+runtime_test!(
     async fn aging_is_bounded_by_the_maximum_boost() {
         let clock = VirtualClock::new();
         let semaphore = aging_semaphore(&clock, 5);
@@ -775,11 +810,15 @@ runtime_test!(
 runtime_test!(
     async fn aging_runs_on_virtual_time_with_tasks_waiting(rt) {
         let clock = VirtualClock::new();
-        let semaphore = Arc::new(aging_semaphore(&clock, 100));
+        // Few aging steps: each is a `run_for` step, as every queued waiter sleeps until
+        // its next one.
+        let semaphore = Arc::new(
+            PrioritySemaphore::builder(1).aging(ms(50), 100).clock(clock.clone()).build().unwrap(),
+        );
         let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
         let low = {
             let semaphore = Arc::clone(&semaphore);
-            rt.spawn(async move { semaphore.acquire(Priority::new(20)).await.map(drop) })
+            rt.spawn(async move { semaphore.acquire(Priority::new(4)).await.map(drop) })
         };
         while semaphore.waiting_total() == 0 {
             yield_now().await;
@@ -788,12 +827,12 @@ runtime_test!(
         let mut newcomer = Arc::clone(&semaphore).acquire_owned(Priority::new(0));
         let sleep_then_release = async {
             asynchronously::time::Clock::sleep(&clock, ms(250)).await;
-            // The low waiter now counts as 20 - 25 = -5: it goes ahead of a new 0.
+            // The low waiter now counts as 4 - 5 = -1: it goes ahead of a new 0.
             assert!(poll(&mut newcomer).is_pending());
             drop(held);
             // The low task may run and release at once, but it must have left the queue
             // first: had the newcomer been served, the low waiter would still be queued.
-            assert_eq!(semaphore.waiting(Priority::new(20)), 0, "the aged waiter was served");
+            assert_eq!(semaphore.waiting(Priority::new(4)), 0, "the aged waiter was served");
         };
         futures::join!(sleep_then_release, clock.run_for(ms(250)));
         low.await.unwrap();

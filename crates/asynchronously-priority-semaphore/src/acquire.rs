@@ -6,8 +6,11 @@ use std::task::{Context, Poll};
 
 use asynchronously_time::{Clock, RealClock};
 
+use crate::acquire::aging_timer::AgingTimer;
 use crate::semaphore::Fast;
 use crate::semaphore::queue::Status;
+
+mod aging_timer;
 use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 
 /// Future returned by [`PrioritySemaphore::acquire`] and its `_many`/`_ambient` variants.
@@ -41,7 +44,7 @@ use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Acquire<'a, C: Clock = RealClock> {
     semaphore: &'a PrioritySemaphore<C>,
-    state: Waiter,
+    state: Waiter<C>,
 }
 
 /// Future returned by [`PrioritySemaphore::acquire_owned`] and its variants: like [`Acquire`],
@@ -75,17 +78,19 @@ pub struct Acquire<'a, C: Clock = RealClock> {
 pub struct AcquireOwned<C: Clock = RealClock> {
     /// `None` once the permit was handed out.
     semaphore: Option<Arc<PrioritySemaphore<C>>>,
-    state: Waiter,
+    state: Waiter<C>,
 }
 
 /// The state machine shared by both futures.
 #[derive(Debug)]
-struct Waiter {
+struct Waiter<C: Clock> {
     permits: usize,
     /// `None` until the first poll for ambient acquires.
     priority: Option<Priority>,
     /// The queue slot and the cell its outcome is published in, while queued.
     slot: Option<(usize, Status)>,
+    /// While queued on an aging semaphore (boxed: the other paths never need it).
+    aging: Option<Box<AgingTimer<C>>>,
     done: bool,
 }
 
@@ -111,14 +116,14 @@ impl<C: Clock> AcquireOwned<C> {
     }
 }
 
-impl Waiter {
+impl<C: Clock> Waiter<C> {
     #[inline]
-    fn new(permits: usize, priority: Option<Priority>) -> Waiter {
-        Waiter { permits, priority, slot: None, done: false }
+    fn new(permits: usize, priority: Option<Priority>) -> Waiter<C> {
+        Waiter { permits, priority, slot: None, aging: None, done: false }
     }
 
     #[inline]
-    fn poll<C: Clock>(
+    fn poll(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
@@ -136,7 +141,7 @@ impl Waiter {
     }
 
     #[inline(never)]
-    fn poll_slow<C: Clock>(
+    fn poll_slow(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
@@ -145,13 +150,25 @@ impl Waiter {
         let priority = *self.priority.get_or_insert_with(Priority::current);
         let outcome = match self.slot {
             Some((slot_idx, ref status)) => {
-                let outcome = std::task::ready!(semaphore.poll_queued(
-                    slot_idx,
-                    status,
-                    self.permits,
-                    cx.waker()
-                ));
+                let outcome = loop {
+                    if let Poll::Ready(outcome) =
+                        semaphore.poll_queued(slot_idx, status, self.permits, cx.waker())
+                    {
+                        break outcome;
+                    }
+                    let stepped = self
+                        .aging
+                        .as_mut()
+                        .is_some_and(|timer| timer.poll_step(semaphore.clock(), cx));
+                    if !stepped {
+                        return Poll::Pending;
+                    }
+                    // The queue's order changed with time: this or another waiter may now
+                    // be first in line and fit in the free permits.
+                    semaphore.reconsider();
+                };
                 self.slot = None;
+                self.aging = None;
                 outcome
             }
             None if self.permits == 0 => {
@@ -166,8 +183,18 @@ impl Waiter {
                 Fast::NotEnough | Fast::Slow => {
                     match semaphore.register(self.permits, priority, cx.waker()) {
                         Ok(None) => Ok(()),
-                        Ok(Some(slot)) => {
-                            self.slot = Some(slot);
+                        Ok(Some((slot_idx, status, enqueued))) => {
+                            self.slot = Some((slot_idx, status));
+                            if let (Some(aging), Some(enqueued)) = (semaphore.aging(), enqueued) {
+                                let mut timer = Box::new(AgingTimer::new(aging, enqueued));
+                                let stepped = timer.poll_step(semaphore.clock(), cx);
+                                self.aging = Some(timer);
+                                if stepped {
+                                    // A step passed since it was queued (a slow clock read):
+                                    // a hand-off to it wakes it through its queued waker.
+                                    semaphore.reconsider();
+                                }
+                            }
                             return Poll::Pending;
                         }
                         Err(error) => Err(error),
@@ -180,7 +207,7 @@ impl Waiter {
     }
 
     #[inline]
-    fn cancel<C: Clock>(&mut self, semaphore: &PrioritySemaphore<C>) {
+    fn cancel(&mut self, semaphore: &PrioritySemaphore<C>) {
         if let Some((slot_idx, status)) = self.slot.take() {
             semaphore.cancel(slot_idx, &status, self.permits);
         }

@@ -762,13 +762,14 @@ impl<C: Clock> PrioritySemaphore<C> {
     }
 
     /// Slow path of an acquire's first poll: take the permits if it would be first in line
-    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued.
+    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued
+    /// (its slot, status cell, and when it was queued if aging is on).
     pub(crate) fn register(
         &self,
         permits: usize,
         priority: Priority,
         waker: &Waker,
-    ) -> Result<Option<(usize, Status)>, AcquireError> {
+    ) -> Result<Option<(usize, Status, Option<Instant>)>, AcquireError> {
         // Prepared before locking, to keep the critical section short under contention.
         let waker = waker.clone();
         let enqueued = self.aging.map(|_| self.clock.now());
@@ -794,7 +795,20 @@ impl<C: Clock> PrioritySemaphore<C> {
             }
             return rejection.map_or(Ok(None), Err);
         }
-        Ok(Some(queue.push(permits, priority, waker, enqueued)))
+        let (slot_idx, status) = queue.push(permits, priority, waker, enqueued);
+        Ok(Some((slot_idx, status, enqueued)))
+    }
+
+    /// The aging configuration, if any.
+    pub(crate) fn aging(&self) -> Option<Aging> {
+        self.aging
+    }
+
+    /// Re-runs the hand-off after a waiter's effective priority changed with time: aging may
+    /// have put a waiter that fits in the free permits at the head of the queue.
+    #[inline(never)]
+    pub(crate) fn reconsider(&self) {
+        self.dispatch_and_unlock(self.lock(), 0);
     }
 
     /// Polls a queued acquire. The outcome is read without the lock; only a waiter still
