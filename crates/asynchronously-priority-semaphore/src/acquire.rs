@@ -87,11 +87,20 @@ struct Waiter<C: Clock> {
     permits: usize,
     /// `None` until the first poll for ambient acquires.
     priority: Option<Priority>,
-    /// The queue slot and the cell its outcome is published in, while queued.
-    slot: Option<(usize, Status)>,
-    /// While queued on an aging semaphore (boxed: the other paths never need it).
-    aging: Option<Box<AgingTimer<C>>>,
+    /// While queued.
+    slot: Option<Queued<C>>,
     done: bool,
+}
+
+/// A queued waiter's handles; one `Option` for all of them, so the uncontended path checks
+/// (and drops) nothing more than before it queued.
+#[derive(Debug)]
+struct Queued<C: Clock> {
+    slot_idx: usize,
+    /// The cell its outcome is published in.
+    status: Status,
+    /// On an aging semaphore (boxed: other semaphores never need it).
+    aging: Option<Box<AgingTimer<C>>>,
 }
 
 impl<'a, C: Clock> Acquire<'a, C> {
@@ -119,7 +128,7 @@ impl<C: Clock> AcquireOwned<C> {
 impl<C: Clock> Waiter<C> {
     #[inline]
     fn new(permits: usize, priority: Option<Priority>) -> Waiter<C> {
-        Waiter { permits, priority, slot: None, aging: None, done: false }
+        Waiter { permits, priority, slot: None, done: false }
     }
 
     #[inline]
@@ -148,15 +157,18 @@ impl<C: Clock> Waiter<C> {
     ) -> Poll<Result<Priority, AcquireError>> {
         assert!(!self.done, "acquire future polled after completion");
         let priority = *self.priority.get_or_insert_with(Priority::current);
-        let outcome = match self.slot {
-            Some((slot_idx, ref status)) => {
+        let outcome = match &mut self.slot {
+            Some(queued) => {
                 let outcome = loop {
-                    if let Poll::Ready(outcome) =
-                        semaphore.poll_queued(slot_idx, status, self.permits, cx.waker())
-                    {
+                    if let Poll::Ready(outcome) = semaphore.poll_queued(
+                        queued.slot_idx,
+                        &queued.status,
+                        self.permits,
+                        cx.waker(),
+                    ) {
                         break outcome;
                     }
-                    let stepped = self
+                    let stepped = queued
                         .aging
                         .as_mut()
                         .is_some_and(|timer| timer.poll_step(semaphore.clock(), cx));
@@ -168,7 +180,6 @@ impl<C: Clock> Waiter<C> {
                     semaphore.reconsider();
                 };
                 self.slot = None;
-                self.aging = None;
                 outcome
             }
             None if self.permits == 0 => {
@@ -184,16 +195,17 @@ impl<C: Clock> Waiter<C> {
                     match semaphore.register(self.permits, priority, cx.waker()) {
                         Ok(None) => Ok(()),
                         Ok(Some((slot_idx, status, enqueued))) => {
-                            self.slot = Some((slot_idx, status));
-                            if let (Some(aging), Some(enqueued)) = (semaphore.aging(), enqueued) {
+                            let mut stepped = false;
+                            let aging = semaphore.aging().zip(enqueued).map(|(aging, enqueued)| {
                                 let mut timer = Box::new(AgingTimer::new(aging, enqueued));
-                                let stepped = timer.poll_step(semaphore.clock(), cx);
-                                self.aging = Some(timer);
-                                if stepped {
-                                    // A step passed since it was queued (a slow clock read):
-                                    // a hand-off to it wakes it through its queued waker.
-                                    semaphore.reconsider();
-                                }
+                                stepped = timer.poll_step(semaphore.clock(), cx);
+                                timer
+                            });
+                            self.slot = Some(Queued { slot_idx, status, aging });
+                            if stepped {
+                                // A step passed since it was queued (a slow clock read): a
+                                // hand-off to it wakes it through its queued waker.
+                                semaphore.reconsider();
                             }
                             return Poll::Pending;
                         }
@@ -208,8 +220,8 @@ impl<C: Clock> Waiter<C> {
 
     #[inline]
     fn cancel(&mut self, semaphore: &PrioritySemaphore<C>) {
-        if let Some((slot_idx, status)) = self.slot.take() {
-            semaphore.cancel(slot_idx, &status, self.permits);
+        if let Some(queued) = self.slot.take() {
+            semaphore.cancel(queued.slot_idx, &queued.status, self.permits);
         }
     }
 }
