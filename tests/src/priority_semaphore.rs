@@ -425,6 +425,37 @@ runtime_test!(
     }
 );
 
+/// A waker that drops the permit it holds when woken: code that runs in the middle of a
+/// `close()`, between the batches of waiters it wakes.
+struct ReleasingWaker(Mutex<Option<OwnedPermit>>);
+
+impl Wake for ReleasingWaker {
+    fn wake(self: Arc<Self>) {
+        drop(self.0.lock().unwrap().take());
+    }
+}
+
+runtime_test!(
+    async fn a_permit_released_while_close_wakes_waiters_goes_to_none_of_them() {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let releasing = Waker::from(Arc::new(ReleasingWaker(Mutex::new(Some(held)))));
+        // More waiters than `close` wakes in one batch, the first one releasing the permit
+        // when it is woken, before the later ones are closed.
+        let mut waiters: Vec<_> = (0..40).map(|_| semaphore.acquire(Priority::NORMAL)).collect();
+        assert!(Pin::new(&mut waiters[0]).poll(&mut Context::from_waker(&releasing)).is_pending());
+        for waiter in &mut waiters[1..] {
+            assert!(poll(waiter).is_pending());
+        }
+        semaphore.close();
+        for (waiter_idx, waiter) in waiters.iter_mut().enumerate() {
+            assert_eq!(ready(waiter).map(drop), Err(AcquireError::Closed), "waiter {waiter_idx}");
+        }
+        drop(waiters);
+        assert_idle(&semaphore, 1);
+    }
+);
+
 // ---- Cancellation ----
 
 /// Builds a scenario around the future under test: one permit held, the future queued
@@ -469,6 +500,10 @@ runtime_test!(
             let semaphore = PrioritySemaphore::new(1);
             drop_after(&semaphore, steps, || semaphore.acquire(Priority::HIGH));
             drop_after(&semaphore, steps, || semaphore.acquire_ambient());
+            // `WithPriority` is exactly as cancel safe as the future it wraps.
+            drop_after(&semaphore, steps, || {
+                with_priority(Priority::HIGH, semaphore.acquire_ambient())
+            });
             let many = PrioritySemaphore::new(3);
             let _two = many.try_acquire_many(2, Priority::NORMAL).unwrap();
             drop_after(&many, steps, || many.acquire_many(1, Priority::HIGH));
@@ -531,6 +566,56 @@ runtime_test!(
         assert_eq!(wakes(&second_counter), 1, "no spurious wake-ups");
     }
 );
+
+/// A waker owning a permit, released when the last handle to the waker is dropped: user
+/// code that runs wherever the semaphore drops a waker.
+struct PermitOwningWaker(#[expect(dead_code, reason = "held only to be dropped")] OwnedPermit);
+
+impl Wake for PermitOwningWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+/// Runs `scenario` on a helper thread: a deadlock fails the test instead of hanging it.
+fn without_deadlock(scenario: impl FnOnce() + Send + 'static) {
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        scenario();
+        done_tx.send(()).unwrap();
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the scenario finishes (a waker dropped under the queue lock deadlocks)");
+}
+
+#[test]
+fn wakers_are_dropped_outside_the_queue_lock() {
+    // Replaced by a new waker on a later poll.
+    without_deadlock(|| {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let owning = Waker::from(Arc::new(PermitOwningWaker(held)));
+        let mut waiter = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL);
+        assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&owning)).is_pending());
+        drop(owning);
+        // Replacing the waker drops the permit it owns, which serves this very waiter.
+        let (counter, waker) = counting_waker();
+        assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&waker)).is_pending());
+        assert_eq!(wakes(&counter), 1);
+        drop(ready(&mut waiter).unwrap());
+        assert_idle(&semaphore, 1);
+    });
+    // Dropped with a cancelled waiter.
+    without_deadlock(|| {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let owning = Waker::from(Arc::new(PermitOwningWaker(held)));
+        let mut waiter = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL);
+        assert!(Pin::new(&mut waiter).poll(&mut Context::from_waker(&owning)).is_pending());
+        drop(owning);
+        drop(waiter);
+        assert_idle(&semaphore, 1);
+    });
+}
 
 runtime_test!(
     async fn polling_a_completed_acquire_again_panics() {
@@ -664,6 +749,41 @@ runtime_test!(
 );
 
 runtime_test!(
+    async fn a_waiter_that_ages_to_the_head_takes_free_permits_without_waiting_for_a_release() {
+        let clock = VirtualClock::new();
+        let semaphore =
+            PrioritySemaphore::builder(5).aging(ms(10), 20).clock(clock.clone()).build().unwrap();
+        let long_held = semaphore.try_acquire_many(3, Priority::NORMAL).unwrap();
+        let short_held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        let (large_counter, large_waker) = counting_waker();
+        let (small_counter, small_waker) = counting_waker();
+        let mut large = pin!(semaphore.acquire_many(4, Priority::new(10)));
+        assert!(large.as_mut().poll(&mut Context::from_waker(&large_waker)).is_pending());
+        // 100 ms later the large request counts as priority 0: ahead of a new priority 5.
+        clock.advance(ms(100));
+        let mut small = pin!(semaphore.acquire(Priority::new(5)));
+        assert!(small.as_mut().poll(&mut Context::from_waker(&small_waker)).is_pending());
+        // Two permits come back and wait for the large request at the head.
+        drop(short_held);
+        assert_eq!(semaphore.available_permits(), 2);
+        // The large request stops improving at -10 (after 200 ms); the small one reaches
+        // -11 after 160 ms of waiting (at 260 ms) and is first in line, and it fits.
+        clock.advance(ms(170));
+        assert!(wakes(&small_counter) > 0, "the small waiter is woken to take its turn");
+        let Poll::Ready(Ok(permit)) = small.as_mut().poll(&mut Context::from_waker(&small_waker))
+        else {
+            panic!("the head of the queue gets the free permit it fits in");
+        };
+        assert_eq!(semaphore.available_permits(), 1);
+        assert!(large.as_mut().poll(&mut Context::from_waker(&large_waker)).is_pending());
+        drop((permit, long_held));
+        assert!(wakes(&large_counter) > 0);
+        drop(ready(&mut large).unwrap());
+        assert_idle(&semaphore, 5);
+    }
+);
+
+runtime_test!(
     async fn aging_is_bounded_by_the_maximum_boost() {
         let clock = VirtualClock::new();
         let semaphore = aging_semaphore(&clock, 5);
@@ -690,11 +810,15 @@ runtime_test!(
 runtime_test!(
     async fn aging_runs_on_virtual_time_with_tasks_waiting(rt) {
         let clock = VirtualClock::new();
-        let semaphore = Arc::new(aging_semaphore(&clock, 100));
+        // Few aging steps: each is a `run_for` step, as every queued waiter sleeps until
+        // its next one.
+        let semaphore = Arc::new(
+            PrioritySemaphore::builder(1).aging(ms(50), 100).clock(clock.clone()).build().unwrap(),
+        );
         let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
         let low = {
             let semaphore = Arc::clone(&semaphore);
-            rt.spawn(async move { semaphore.acquire(Priority::new(20)).await.map(drop) })
+            rt.spawn(async move { semaphore.acquire(Priority::new(4)).await.map(drop) })
         };
         while semaphore.waiting_total() == 0 {
             yield_now().await;
@@ -703,12 +827,12 @@ runtime_test!(
         let mut newcomer = Arc::clone(&semaphore).acquire_owned(Priority::new(0));
         let sleep_then_release = async {
             asynchronously::time::Clock::sleep(&clock, ms(250)).await;
-            // The low waiter now counts as 20 - 25 = -5: it goes ahead of a new 0.
+            // The low waiter now counts as 4 - 5 = -1: it goes ahead of a new 0.
             assert!(poll(&mut newcomer).is_pending());
             drop(held);
             // The low task may run and release at once, but it must have left the queue
             // first: had the newcomer been served, the low waiter would still be queued.
-            assert_eq!(semaphore.waiting(Priority::new(20)), 0, "the aged waiter was served");
+            assert_eq!(semaphore.waiting(Priority::new(4)), 0, "the aged waiter was served");
         };
         futures::join!(sleep_then_release, clock.run_for(ms(250)));
         low.await.unwrap();
@@ -944,6 +1068,91 @@ fn threads_racing_fast_and_slow_paths_conserve_permits() {
     drop(done_tx);
     // A lost wake-up would block a thread forever: fail instead of hanging.
     for _ in 0..4 {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a worker panicked, or a blocked acquire was never woken");
+    }
+    assert_idle(&semaphore, PERMITS);
+}
+
+/// The permit, or `None` for a request larger than a total that concurrent `forget`s shrank.
+fn granted(outcome: Result<Permit<'_>, AcquireError>) -> Option<Permit<'_>> {
+    match outcome {
+        Ok(permit) => Some(permit),
+        Err(AcquireError::TooLarge { requested, total }) if total < requested => None,
+        Err(error) => panic!("unexpected {error:?}"),
+    }
+}
+
+/// Races hand-offs against cancellation right after a hand-off, weighted requests blocking
+/// the head, `forget` + `add_permits`, and `try_acquire` on plain threads: permits are never
+/// over-granted, never lost, and every blocked acquire is woken.
+#[test]
+fn threads_racing_hand_offs_cancellations_and_total_changes_conserve_permits() {
+    const PERMITS: usize = 3;
+    const THREADS: u64 = 4;
+    let semaphore = Arc::new(PrioritySemaphore::new(PERMITS));
+    let in_use = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for thread_idx in 0..THREADS {
+        let (semaphore, in_use, done_tx) =
+            (Arc::clone(&semaphore), Arc::clone(&in_use), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut seed = 1000 + thread_idx;
+            let hold = |permit: Permit<'_>| {
+                let now = in_use.fetch_add(permit.num_permits(), SeqCst) + permit.num_permits();
+                assert!(now <= PERMITS, "{now} permits in use");
+                std::thread::yield_now();
+                in_use.fetch_sub(permit.num_permits(), SeqCst);
+                drop(permit);
+            };
+            for _ in 0..10_000 {
+                let random = splitmix(&mut seed);
+                let priority = Priority::new((random % 4) as i32);
+                let permits = 1 + (random >> 8) as usize % 2;
+                match random >> 16 & 7 {
+                    0 | 1 => {
+                        let acquire = semaphore.acquire_many(permits, priority);
+                        if let Some(permit) = granted(futures::executor::block_on(acquire)) {
+                            hold(permit);
+                        }
+                    }
+                    2 | 3 => {
+                        // Queue, let a release maybe hand the permits over, then give up
+                        // without looking: handed permits must pass on.
+                        let mut acquire = semaphore.acquire_many(permits, priority);
+                        if let Poll::Ready(outcome) = poll(&mut acquire) {
+                            if let Some(permit) = granted(outcome) {
+                                hold(permit);
+                            }
+                        } else {
+                            for _ in 0..(random >> 24) % 64 {
+                                std::hint::spin_loop();
+                            }
+                            drop(acquire);
+                        }
+                    }
+                    4 | 5 => {
+                        if let Ok(permit) = semaphore.try_acquire_many(permits, priority) {
+                            hold(permit);
+                        }
+                    }
+                    _ => {
+                        // Destroy a permit and create one: the total dips below PERMITS.
+                        let permit = futures::executor::block_on(semaphore.acquire(priority));
+                        let permit = permit.unwrap();
+                        in_use.fetch_add(1, SeqCst);
+                        in_use.fetch_sub(1, SeqCst);
+                        permit.forget();
+                        semaphore.add_permits(1).unwrap();
+                    }
+                }
+            }
+            done_tx.send(()).unwrap();
+        });
+    }
+    drop(done_tx);
+    for _ in 0..THREADS {
         done_rx
             .recv_timeout(Duration::from_secs(60))
             .expect("a worker panicked, or a blocked acquire was never woken");

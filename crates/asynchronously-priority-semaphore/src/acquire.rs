@@ -6,8 +6,11 @@ use std::task::{Context, Poll};
 
 use asynchronously_time::{Clock, RealClock};
 
+use crate::acquire::aging_timer::AgingTimer;
 use crate::semaphore::Fast;
 use crate::semaphore::queue::Status;
+
+mod aging_timer;
 use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 
 /// Future returned by [`PrioritySemaphore::acquire`] and its `_many`/`_ambient` variants.
@@ -41,7 +44,7 @@ use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Acquire<'a, C: Clock = RealClock> {
     semaphore: &'a PrioritySemaphore<C>,
-    state: Waiter,
+    state: Waiter<C>,
 }
 
 /// Future returned by [`PrioritySemaphore::acquire_owned`] and its variants: like [`Acquire`],
@@ -75,18 +78,29 @@ pub struct Acquire<'a, C: Clock = RealClock> {
 pub struct AcquireOwned<C: Clock = RealClock> {
     /// `None` once the permit was handed out.
     semaphore: Option<Arc<PrioritySemaphore<C>>>,
-    state: Waiter,
+    state: Waiter<C>,
 }
 
 /// The state machine shared by both futures.
 #[derive(Debug)]
-struct Waiter {
+struct Waiter<C: Clock> {
     permits: usize,
     /// `None` until the first poll for ambient acquires.
     priority: Option<Priority>,
-    /// The queue slot and the cell its outcome is published in, while queued.
-    slot: Option<(usize, Status)>,
+    /// While queued.
+    slot: Option<Queued<C>>,
     done: bool,
+}
+
+/// A queued waiter's handles; one `Option` for all of them, so the uncontended path checks
+/// (and drops) nothing more than before it queued.
+#[derive(Debug)]
+struct Queued<C: Clock> {
+    slot_idx: usize,
+    /// The cell its outcome is published in.
+    status: Status,
+    /// On an aging semaphore (boxed: other semaphores never need it).
+    aging: Option<Box<AgingTimer<C>>>,
 }
 
 impl<'a, C: Clock> Acquire<'a, C> {
@@ -111,14 +125,14 @@ impl<C: Clock> AcquireOwned<C> {
     }
 }
 
-impl Waiter {
+impl<C: Clock> Waiter<C> {
     #[inline]
-    fn new(permits: usize, priority: Option<Priority>) -> Waiter {
+    fn new(permits: usize, priority: Option<Priority>) -> Waiter<C> {
         Waiter { permits, priority, slot: None, done: false }
     }
 
     #[inline]
-    fn poll<C: Clock>(
+    fn poll(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
@@ -136,21 +150,35 @@ impl Waiter {
     }
 
     #[inline(never)]
-    fn poll_slow<C: Clock>(
+    fn poll_slow(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
     ) -> Poll<Result<Priority, AcquireError>> {
         assert!(!self.done, "acquire future polled after completion");
         let priority = *self.priority.get_or_insert_with(Priority::current);
-        let outcome = match self.slot {
-            Some((slot_idx, ref status)) => {
-                let outcome = std::task::ready!(semaphore.poll_queued(
-                    slot_idx,
-                    status,
-                    self.permits,
-                    cx.waker()
-                ));
+        let outcome = match &mut self.slot {
+            Some(queued) => {
+                let outcome = loop {
+                    if let Poll::Ready(outcome) = semaphore.poll_queued(
+                        queued.slot_idx,
+                        &queued.status,
+                        self.permits,
+                        cx.waker(),
+                    ) {
+                        break outcome;
+                    }
+                    let stepped = queued
+                        .aging
+                        .as_mut()
+                        .is_some_and(|timer| timer.poll_step(semaphore.clock(), cx));
+                    if !stepped {
+                        return Poll::Pending;
+                    }
+                    // The queue's order changed with time: this or another waiter may now
+                    // be first in line and fit in the free permits.
+                    semaphore.reconsider();
+                };
                 self.slot = None;
                 outcome
             }
@@ -166,8 +194,19 @@ impl Waiter {
                 Fast::NotEnough | Fast::Slow => {
                     match semaphore.register(self.permits, priority, cx.waker()) {
                         Ok(None) => Ok(()),
-                        Ok(Some(slot)) => {
-                            self.slot = Some(slot);
+                        Ok(Some((slot_idx, status, enqueued))) => {
+                            let mut stepped = false;
+                            let aging = semaphore.aging().zip(enqueued).map(|(aging, enqueued)| {
+                                let mut timer = Box::new(AgingTimer::new(aging, enqueued));
+                                stepped = timer.poll_step(semaphore.clock(), cx);
+                                timer
+                            });
+                            self.slot = Some(Queued { slot_idx, status, aging });
+                            if stepped {
+                                // A step passed since it was queued (a slow clock read): a
+                                // hand-off to it wakes it through its queued waker.
+                                semaphore.reconsider();
+                            }
                             return Poll::Pending;
                         }
                         Err(error) => Err(error),
@@ -180,9 +219,9 @@ impl Waiter {
     }
 
     #[inline]
-    fn cancel<C: Clock>(&mut self, semaphore: &PrioritySemaphore<C>) {
-        if let Some((slot_idx, status)) = self.slot.take() {
-            semaphore.cancel(slot_idx, &status, self.permits);
+    fn cancel(&mut self, semaphore: &PrioritySemaphore<C>) {
+        if let Some(queued) = self.slot.take() {
+            semaphore.cancel(queued.slot_idx, &queued.status, self.permits);
         }
     }
 }

@@ -40,9 +40,12 @@ impl<C: Clock> Builder<C> {
     /// one lower) per `interval` waited, by at most `max_boost` steps.
     ///
     /// Effective priorities are compared whenever permits are handed out (on a release,
-    /// [`add_permits`](PrioritySemaphore::add_permits) or cancellation) and when a newcomer
-    /// arrives; ties still go to the earlier arrival. `Duration::MAX` never boosts; a zero
-    /// interval is rejected by [`build`](Self::build).
+    /// [`add_permits`](PrioritySemaphore::add_permits) or cancellation), when a newcomer
+    /// arrives, and at each aging step of a queued waiter: a queued acquire sleeps on the
+    /// clock until its next step (at most `max_boost` wake-ups), so a waiter that ages to the
+    /// head of the queue takes free permits at once instead of waiting for the next release.
+    /// Ties still go to the earlier arrival. `Duration::MAX` never boosts; a zero interval is
+    /// rejected by [`build`](Self::build).
     ///
     /// # Examples
     ///

@@ -762,13 +762,14 @@ impl<C: Clock> PrioritySemaphore<C> {
     }
 
     /// Slow path of an acquire's first poll: take the permits if it would be first in line
-    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued.
+    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued
+    /// (its slot, status cell, and when it was queued if aging is on).
     pub(crate) fn register(
         &self,
         permits: usize,
         priority: Priority,
         waker: &Waker,
-    ) -> Result<Option<(usize, Status)>, AcquireError> {
+    ) -> Result<Option<(usize, Status, Option<Instant>)>, AcquireError> {
         // Prepared before locking, to keep the critical section short under contention.
         let waker = waker.clone();
         let enqueued = self.aging.map(|_| self.clock.now());
@@ -794,7 +795,20 @@ impl<C: Clock> PrioritySemaphore<C> {
             }
             return rejection.map_or(Ok(None), Err);
         }
-        Ok(Some(queue.push(permits, priority, waker, enqueued)))
+        let (slot_idx, status) = queue.push(permits, priority, waker, enqueued);
+        Ok(Some((slot_idx, status, enqueued)))
+    }
+
+    /// The aging configuration, if any.
+    pub(crate) fn aging(&self) -> Option<Aging> {
+        self.aging
+    }
+
+    /// Re-runs the hand-off after a waiter's effective priority changed with time: aging may
+    /// have put a waiter that fits in the free permits at the head of the queue.
+    #[inline(never)]
+    pub(crate) fn reconsider(&self) {
+        self.dispatch_and_unlock(self.lock(), 0);
     }
 
     /// Polls a queued acquire. The outcome is read without the lock; only a waiter still
@@ -813,7 +827,9 @@ impl<C: Clock> PrioritySemaphore<C> {
                 // Outcomes are published under the lock, so this one is final.
                 match status.load() {
                     Outcome::Waiting => {
-                        queue.update_waker(slot_idx, waker);
+                        let replaced = queue.update_waker(slot_idx, waker);
+                        drop(queue);
+                        drop(replaced);
                         return Poll::Pending;
                     }
                     outcome => outcome,
@@ -840,9 +856,11 @@ impl<C: Clock> PrioritySemaphore<C> {
                 let mut queue = self.lock();
                 match status.load() {
                     Outcome::Waiting => {
-                        drop(queue.finish(slot_idx, Outcome::Closed));
+                        let waker = queue.finish(slot_idx, Outcome::Closed);
                         // It may have been the head blocking smaller requests behind it.
                         self.dispatch_and_unlock(queue, 0);
+                        // Dropping a waker runs foreign code, which may use the semaphore.
+                        drop(waker);
                     }
                     Outcome::Assigned => self.dispatch_and_unlock(queue, permits),
                     Outcome::Closed | Outcome::TooLarge { .. } => {}
@@ -945,6 +963,8 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// `WAITERS` set exactly when the queue is not empty.
     fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList, in_hand: &mut usize) -> bool {
         let aging = self.aging_now(queue);
+        // `CLOSED` is only set under the lock, so this read is exact while we hold it.
+        let closed = self.state.load(Ordering::Relaxed) & CLOSED != 0;
         let more = loop {
             let Some((slot_idx, _)) = queue.head(aging) else {
                 // Returning permits and clearing the flag in one step: a fast-path acquire
@@ -955,6 +975,11 @@ impl<C: Clock> PrioritySemaphore<C> {
                 });
                 return false;
             };
+            if closed {
+                // `close` is failing the queue batch by batch and unlocked between batches
+                // to wake them: the waiters still queued get `Closed`, not these permits.
+                break false;
+            }
             if wakers.is_full() {
                 // Unlock to wake them; the queue is not empty, so `WAITERS` stays set.
                 break true;

@@ -328,12 +328,15 @@ impl Queue {
         (slot_idx, status)
     }
 
-    /// Replaces a waiting slot's waker unless the stored one wakes the same task.
-    pub(crate) fn update_waker(&mut self, slot_idx: usize, waker: &Waker) {
+    /// Replaces a waiting slot's waker unless the stored one wakes the same task, and returns
+    /// the replaced one: the caller drops it after unlocking, since dropping a waker runs
+    /// foreign code that may use the semaphore.
+    #[must_use = "drop the replaced waker after unlocking"]
+    pub(crate) fn update_waker(&mut self, slot_idx: usize, waker: &Waker) -> Option<Waker> {
         let slot = &mut self.slots[slot_idx];
         match &slot.waker {
-            Some(stored) if stored.will_wake(waker) => {}
-            _ => slot.waker = Some(waker.clone()),
+            Some(stored) if stored.will_wake(waker) => None,
+            _ => slot.waker.replace(waker.clone()),
         }
     }
 
