@@ -22,6 +22,7 @@ use proptest::prelude::*;
 
 use crate::runtime::yield_now;
 use crate::runtime_test;
+use crate::support::{CountingWaker, ms, poll_once};
 
 type Child = BoxFuture<'static, Result<u64, String>>;
 
@@ -45,10 +46,6 @@ const _: () = {
     assert_send_sync::<KeyedError<u8, String>>();
     assert_send_sync::<RaceError<String>>();
 };
-
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
 
 /// Counts how many children were dropped (finished or cancelled).
 #[derive(Clone, Default)]
@@ -79,11 +76,6 @@ fn child(clock: &VirtualClock, delay: u64, outcome: Result<u64, String>, drops: 
         clock.sleep(ms(delay)).await;
         outcome
     })
-}
-
-/// Polls `future` once with a no-op waker.
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
 }
 
 runtime_test!(
@@ -1029,19 +1021,6 @@ runtime_test!(
         assert_eq!(late.await, Err(TaskError::Cancelled), "the dropped group takes no children");
     }
 );
-
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl std::task::Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
 
 /// Polls `future` once with `waker`.
 fn poll_with<F: Future + Unpin>(future: &mut F, waker: &Arc<CountingWaker>) -> Poll<F::Output> {

@@ -20,6 +20,8 @@ mod priority_semaphore;
 #[cfg(test)]
 mod retry;
 #[cfg(test)]
+mod support;
+#[cfg(test)]
 mod time;
 
 /// The README and every guide, compiled and run as doctests.

@@ -1,9 +1,8 @@
 //! Behaviour tests of `asynchronously::periodic`: the job runner, `Ticks` and `Scheduler`.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Waker};
+
 use std::time::{Duration, Instant};
 
 use asynchronously::periodic::{
@@ -16,6 +15,7 @@ use proptest::prelude::*;
 
 use crate::runtime::yield_now;
 use crate::runtime_test;
+use crate::support::{ms, poll_once, secs};
 
 // Compile-time promises: the handle, the futures and the streams can cross threads.
 const _: () = {
@@ -30,14 +30,6 @@ const _: () = {
     type Job = fn(Tick) -> std::future::Ready<()>;
     assert_send_unpin::<PeriodicWorker<Job, VirtualClock>>();
 };
-
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
-
-fn secs(seconds: u64) -> Duration {
-    Duration::from_secs(seconds)
-}
 
 /// Counts runs that started, finished, and were dropped before finishing.
 #[derive(Default)]
@@ -100,10 +92,6 @@ fn event_log<E: std::fmt::Display>() -> (Log, impl FnMut(PeriodicEvent<E>) + Sen
         sink.lock().unwrap().push(line);
     };
     (log, hook)
-}
-
-fn poll_once<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
-    Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
 }
 
 // ---------------------------------------------------------------------------------------

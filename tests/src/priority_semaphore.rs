@@ -18,6 +18,7 @@ use proptest::prelude::*;
 
 use crate::runtime::yield_now;
 use crate::runtime_test;
+use crate::support::{CountingWaker, ms, splitmix};
 
 // Compile-time promises about the returned futures and handles.
 const _: () = {
@@ -32,10 +33,6 @@ const _: () = {
     assert_send_sync_unpin::<WithPriority<std::future::Ready<()>>>();
 };
 
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
-
 /// Polls once with a waker that does nothing.
 fn poll<F: Future + Unpin>(future: &mut F) -> Poll<F::Output> {
     Pin::new(future).poll(&mut Context::from_waker(Waker::noop()))
@@ -49,19 +46,6 @@ fn ready<F: Future + Unpin>(future: &mut F) -> F::Output {
     }
 }
 
-/// A waker that counts its wake-ups.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
-
 fn counting_waker() -> (Arc<CountingWaker>, Waker) {
     let counter = Arc::new(CountingWaker::default());
     (Arc::clone(&counter), Waker::from(counter))
@@ -69,15 +53,6 @@ fn counting_waker() -> (Arc<CountingWaker>, Waker) {
 
 fn wakes(counter: &CountingWaker) -> usize {
     counter.0.load(SeqCst)
-}
-
-/// A small deterministic generator (splitmix64), so tests need no `rand`.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 fn assert_idle(semaphore: &PrioritySemaphore<impl asynchronously::time::Clock>, total: usize) {

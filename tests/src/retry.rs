@@ -3,9 +3,9 @@
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::pin::pin;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use asynchronously::retry::{
@@ -18,6 +18,7 @@ use futures::future;
 use proptest::prelude::*;
 
 use crate::runtime_test;
+use crate::support::{CountingWaker, ms};
 
 // Compile-time promises: the policy and budget are shareable, and a retry of a `Send`
 // operation can be spawned on a multi-threaded runtime.
@@ -33,10 +34,6 @@ fn assert_send<T: Send>(value: T) -> T {
     value
 }
 
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
-
 fn policy(clock: &VirtualClock) -> RetryPolicyBuilder<VirtualClock> {
     RetryPolicy::builder().with_clock(clock.clone())
 }
@@ -49,19 +46,6 @@ fn flaky(
     move || {
         let call = calls.fetch_add(1, Relaxed) + 1;
         future::ready(if call <= failures { Err("busy") } else { Ok(call) })
-    }
-}
-
-/// Counts wake-ups, to see whether a future asked to be polled again.
-#[derive(Default)]
-struct CountingWaker(AtomicUsize);
-
-impl Wake for CountingWaker {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Relaxed);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Relaxed);
     }
 }
 

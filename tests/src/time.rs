@@ -13,10 +13,7 @@ use futures::future::{self, Either};
 
 use crate::runtime::yield_now;
 use crate::runtime_test;
-
-fn ms(millis: u64) -> Duration {
-    Duration::from_millis(millis)
-}
+use crate::support::{ms, splitmix};
 
 /// A waker that records its id in a shared log when woken.
 struct Recorder {
@@ -28,15 +25,6 @@ impl Wake for Recorder {
     fn wake(self: Arc<Self>) {
         self.log.lock().unwrap().push(self.id);
     }
-}
-
-/// A small deterministic generator (splitmix64), so tests need no `rand`.
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 runtime_test!(
