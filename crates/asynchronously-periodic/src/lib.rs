@@ -92,6 +92,7 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod alarm;
 mod builder;
 mod cadence;
 mod error;

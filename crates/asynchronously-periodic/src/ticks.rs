@@ -1,12 +1,12 @@
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use asynchronously_time::{Clock, RealClock};
 use futures::Stream;
 
 use crate::Tick;
+use crate::alarm::Alarm;
 use crate::schedule::Schedule;
 
 /// A stream of [`Tick`]s on a periodic schedule; made by
@@ -48,15 +48,13 @@ use crate::schedule::Schedule;
 pub struct Ticks<C: Clock = RealClock> {
     clock: C,
     schedule: Schedule,
-    sleep: Option<C::Sleep>,
-    /// The deadline `sleep` is registered for (polled and pending).
-    armed: Option<Instant>,
+    alarm: Alarm<C::Sleep>,
     count: u64,
 }
 
 impl<C: Clock> Ticks<C> {
     pub(crate) fn new(clock: C, schedule: Schedule) -> Self {
-        Ticks { clock, schedule, sleep: None, armed: None, count: 0 }
+        Ticks { clock, schedule, alarm: Alarm::new(), count: 0 }
     }
 }
 
@@ -73,25 +71,12 @@ impl<C: Clock> Stream for Ticks<C> {
         }
         let Some(due) = this.schedule.due_at() else {
             // Never due: forget a registered sleep, so a virtual clock does not wait for it.
-            if this.armed.take().is_some() {
-                this.sleep = None;
-            }
+            this.alarm.disarm();
             return Poll::Pending;
         };
-        let sleep = match &mut this.sleep {
-            Some(sleep) => {
-                if this.armed != Some(due) {
-                    this.clock.reset(sleep, due);
-                }
-                sleep
-            }
-            slot @ None => slot.insert(this.clock.sleep_until(due)),
-        };
-        if Pin::new(sleep).poll(cx).is_pending() {
-            this.armed = Some(due);
+        if this.alarm.poll_until(&this.clock, due, cx).is_pending() {
             return Poll::Pending;
         }
-        this.armed = None;
         let now = this.clock.now();
         let due = this.schedule.take(now);
         this.count += 1;

@@ -11,6 +11,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use pin_project::{pin_project, pinned_drop};
 
+use crate::alarm::Alarm;
 use crate::periodic::Shared;
 use crate::schedule::Schedule;
 use crate::{CancelReason, Job, JobOutput, Overlap, PeriodicEvent, Tick};
@@ -90,9 +91,7 @@ struct Core<J: Job, C: Clock> {
     /// The runs, when the overlap policy allows several at a time.
     runs: FuturesUnordered<Run<J::Future, C::Sleep>>,
     /// The sleep until the next tick, kept and reset to avoid a new timer per tick.
-    sleep: Option<C::Sleep>,
-    /// The deadline `sleep` is registered with the clock for (polled and pending).
-    armed: Option<Instant>,
+    alarm: Alarm<C::Sleep>,
     paused: bool,
     run_now: bool,
     stopping: bool,
@@ -121,8 +120,7 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
             shared,
             hook: None,
             runs: FuturesUnordered::new(),
-            sleep: None,
-            armed: None,
+            alarm: Alarm::new(),
             paused: false,
             run_now: false,
             stopping: false,
@@ -277,40 +275,9 @@ impl<J: Job, C: Clock> Core<J, C> {
         }
     }
 
-    /// Forgets the tick sleep if it is registered, so a clock does not wait for it.
-    fn disarm(&mut self) {
-        if self.armed.take().is_some() {
-            self.sleep = None;
-        }
-    }
-
-    /// Polls the tick sleep for `due`; `Ready` when the tick is due.
-    fn poll_sleep(&mut self, due: Instant, cx: &mut Context<'_>) -> Poll<()> {
-        let sleep = match &mut self.sleep {
-            Some(sleep) => {
-                if self.armed != Some(due) {
-                    self.clock.reset(sleep, due);
-                }
-                sleep
-            }
-            slot @ None => slot.insert(self.clock.sleep_until(due)),
-        };
-        match Pin::new(sleep).poll(cx) {
-            Poll::Ready(()) => {
-                self.armed = None;
-                Poll::Ready(())
-            }
-            Poll::Pending => {
-                self.armed = Some(due);
-                Poll::Pending
-            }
-        }
-    }
-
     fn finish(&mut self) {
         self.done = true;
-        self.disarm();
-        self.sleep = None;
+        self.alarm.clear();
         self.stop_sleep = None;
         self.shared.finish();
     }
@@ -352,7 +319,7 @@ impl<J: Job, C: Clock> Core<J, C> {
                 continue;
             }
             if self.stopping {
-                self.disarm();
+                self.alarm.disarm();
                 if idle && !self.run_now {
                     self.finish();
                     return Poll::Ready(());
@@ -369,10 +336,10 @@ impl<J: Job, C: Clock> Core<J, C> {
             let due = if self.paused { None } else { self.schedule.due_at() };
             let Some(due) = due.filter(|_| self.has_capacity(&slot)) else {
                 // Paused, never due, or waiting for a run to finish (which wakes us).
-                self.disarm();
+                self.alarm.disarm();
                 return Poll::Pending;
             };
-            if self.poll_sleep(due, cx).is_pending() {
+            if self.alarm.poll_until(&self.clock, due, cx).is_pending() {
                 return Poll::Pending;
             }
             let now = self.clock.now();

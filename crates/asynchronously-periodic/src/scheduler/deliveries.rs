@@ -2,12 +2,12 @@ use std::fmt;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use asynchronously_time::{Clock, RealClock};
 use futures::Stream;
 
 use super::{Shared, When};
+use crate::alarm::Alarm;
 
 /// The stream of payloads of a [`Scheduler`](crate::Scheduler), each at its instant; made
 /// with the scheduler by [`Scheduler::new`](crate::Scheduler::new).
@@ -26,20 +26,12 @@ use super::{Shared, When};
 pub struct Deliveries<T, C: Clock = RealClock> {
     shared: Arc<Shared<T>>,
     clock: C,
-    sleep: Option<C::Sleep>,
-    /// The deadline `sleep` is registered for (polled and pending).
-    armed: Option<Instant>,
+    alarm: Alarm<C::Sleep>,
 }
 
 impl<T, C: Clock> Deliveries<T, C> {
     pub(super) fn new(shared: Arc<Shared<T>>, clock: C) -> Self {
-        Deliveries { shared, clock, sleep: None, armed: None }
-    }
-
-    fn disarm(&mut self) {
-        if self.armed.take().is_some() {
-            self.sleep = None;
-        }
+        Deliveries { shared, clock, alarm: Alarm::new() }
     }
 }
 
@@ -53,7 +45,7 @@ impl<T, C: Clock> Stream for Deliveries<T, C> {
                 let mut state = this.shared.lock();
                 if state.closed {
                     drop(state);
-                    this.disarm();
+                    this.alarm.disarm();
                     return Poll::Ready(None);
                 }
                 match state.queue.first_key_value().map(|(&(when, _), _)| when) {
@@ -61,7 +53,7 @@ impl<T, C: Clock> Stream for Deliveries<T, C> {
                         if at <= this.clock.now() {
                             let payload = state.queue.pop_first().map(|(_, payload)| payload);
                             drop(state);
-                            this.disarm();
+                            this.alarm.disarm();
                             return Poll::Ready(payload);
                         }
                         state.waker = Some(cx.waker().clone());
@@ -71,30 +63,19 @@ impl<T, C: Clock> Stream for Deliveries<T, C> {
                     Some(When::Never) | None => {
                         if state.handles == 0 {
                             drop(state);
-                            this.disarm();
+                            this.alarm.disarm();
                             return Poll::Ready(None);
                         }
                         state.waker = Some(cx.waker().clone());
                         drop(state);
-                        this.disarm();
+                        this.alarm.disarm();
                         return Poll::Pending;
                     }
                 }
             };
-            let sleep = match &mut this.sleep {
-                Some(sleep) => {
-                    if this.armed != Some(due) {
-                        this.clock.reset(sleep, due);
-                    }
-                    sleep
-                }
-                slot @ None => slot.insert(this.clock.sleep_until(due)),
-            };
-            if Pin::new(sleep).poll(cx).is_pending() {
-                this.armed = Some(due);
+            if this.alarm.poll_until(&this.clock, due, cx).is_pending() {
                 return Poll::Pending;
             }
-            this.armed = None;
         }
     }
 }
