@@ -351,6 +351,43 @@ runtime_test!(
     }
 );
 
+runtime_test!(
+    async fn a_run_now_still_waiting_when_the_grace_period_ends_is_dropped_not_started() {
+        let clock = VirtualClock::new();
+        let runs = Runs::default();
+        let (log, hook) = event_log();
+        let (periodic, worker) = Periodic::builder(secs(3600))
+            .first_run(FirstRun::Immediately)
+            .with_clock(clock.clone())
+            .build(|_tick: Tick| {
+                let guard = runs.start();
+                let sleep = clock.sleep(secs(60));
+                async move {
+                    sleep.await;
+                    guard.finish();
+                }
+            })
+            .unwrap();
+        let stopped_at = futures::join!(worker.on_event(hook), async {
+            clock.run_for(ms(500)).await;
+            // Waits for the running run (no overlap); the stop's grace ends first.
+            periodic.run_now();
+            let stop = periodic.stop_within(Duration::ZERO);
+            // Let the worker see the stop before time moves on.
+            yield_now().await;
+            let stop = async {
+                stop.await;
+                clock.elapsed()
+            };
+            futures::join!(stop, clock.run_for(secs(120))).0
+        })
+        .1;
+        assert_eq!(stopped_at, ms(500), "the stop waited for a run started after its grace");
+        assert_eq!(runs.counts(), (1, 0, 1));
+        assert_eq!(*log.lock().unwrap(), ["cancelled 1 at stop"]);
+    }
+);
+
 // ---------------------------------------------------------------------------------------
 // aiotools timer cases
 // ---------------------------------------------------------------------------------------

@@ -236,8 +236,9 @@ impl Periodic {
     /// With [`Overlap::Never`](crate::Overlap::Never) and a run in progress, the run starts
     /// when that one finishes. Requests made before the worker acts on them are merged into
     /// one run. The grid does not move; with [`Cadence::AfterJob`](crate::Cadence::AfterJob)
-    /// the next tick is one period after this run. A request made before a stop still runs;
-    /// one made after is ignored.
+    /// the next tick is one period after this run. A request made before a stop still runs
+    /// if it can start before the stop's grace period ends (it is dropped then); one made
+    /// after a stop is ignored.
     ///
     /// # Examples
     ///

@@ -327,6 +327,9 @@ impl<J: Job, C: Clock> Core<J, C> {
                 if let Some(sleep) = &mut self.stop_sleep {
                     if Pin::new(sleep).poll(cx).is_ready() {
                         self.stop_sleep = None;
+                        // The grace is over: a `run_now` still waiting for capacity would start
+                        // an unbounded run after it, so it is dropped with the running runs.
+                        self.run_now = false;
                         self.cancel_all(&mut slot, CancelReason::Stopped);
                         continue;
                     }
