@@ -388,6 +388,72 @@ runtime_test!(
     }
 );
 
+runtime_test!(
+    async fn a_spawned_worker_is_woken_by_run_now_set_period_and_stop_from_another_task(rt) {
+        use futures::channel::mpsc;
+
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let (tx, mut rx) = mpsc::unbounded();
+        let (periodic, worker) = Periodic::builder(secs(3600))
+            .cadence(Cadence::Grid)
+            .with_clock(clock.clone())
+            .build_sync(move |tick: Tick| {
+                tx.unbounded_send((tick.actual() - start, tick.is_run_now())).unwrap();
+            })
+            .unwrap();
+        let worker = rt.spawn(worker);
+        // Virtual time stands still below: only the command's wake-up can start each run
+        // (a missing wake-up hangs here; the hand-polled test below fails instead).
+        periodic.run_now();
+        assert_eq!(rx.next().await, Some((secs(0), true)), "run_now");
+
+        clock.run_for(secs(10)).await;
+        // The hour's tick moves to start + 1 s, already past: due at once.
+        periodic.set_period(secs(1)).unwrap();
+        assert_eq!(rx.next().await, Some((secs(10), false)), "set_period");
+
+        periodic.stop().await;
+        worker.await;
+        assert!(periodic.is_finished());
+    }
+);
+
+#[test]
+fn each_command_wakes_a_parked_worker_from_another_thread() {
+    use std::sync::Arc;
+    use std::task::{Context, Waker};
+
+    use crate::support::CountingWaker;
+
+    let clock = VirtualClock::new();
+    let (periodic, worker) = Periodic::builder(secs(3600))
+        .with_clock(clock.clone())
+        .build_sync(|_tick: Tick| ())
+        .unwrap();
+    let mut worker = std::pin::pin!(worker);
+    let wakes = Arc::new(CountingWaker::default());
+    let waker = Waker::from(Arc::clone(&wakes));
+    type Command<'a> = (&'a str, &'a (dyn Fn(&Periodic) + Sync));
+    let commands: [Command<'_>; 5] = [
+        ("pause", &|p| p.pause()),
+        ("resume", &|p| p.resume()),
+        ("run_now", &|p| p.run_now()),
+        ("set_period", &|p| p.set_period(secs(60)).unwrap()),
+        ("stop", &|p| drop(p.stop_within(secs(30)))),
+    ];
+    for (name, command) in commands {
+        assert!(worker.as_mut().poll(&mut Context::from_waker(&waker)).is_pending(), "{name}");
+        let before = wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        std::thread::scope(|scope| {
+            scope.spawn(|| command(&periodic));
+        });
+        let after = wakes.0.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(after > before, "{name} did not wake the worker");
+    }
+    drop(clock);
+}
+
 // ---------------------------------------------------------------------------------------
 // aiotools timer cases
 // ---------------------------------------------------------------------------------------
