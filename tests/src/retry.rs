@@ -776,6 +776,22 @@ runtime_test!(
 );
 
 runtime_test!(
+    async fn the_budget_floor_refills_at_its_rate_however_often_it_is_asked() {
+        let clock = VirtualClock::new();
+        let budget = RetryBudget::with_clock(clock.clone(), 0.0, 1, 0).unwrap();
+        assert!(budget.try_withdraw());
+        // Asked every 1.5 ms: the part of a thousandth earned between asks must carry over.
+        for _ in 0..666 {
+            clock.advance(Duration::from_micros(1500));
+            assert!(!budget.try_withdraw(), "less than a second since the last retry");
+        }
+        clock.advance(ms(1));
+        assert!(budget.try_withdraw(), "one retry per second however often the floor is asked");
+        assert!(!budget.try_withdraw());
+    }
+);
+
+runtime_test!(
     async fn a_shared_budget_is_consistent_under_concurrent_use(rt) {
         let budget = RetryBudget::new(1.0, 0, 1_000_000).unwrap();
         let tasks: Vec<_> = (0..4)
