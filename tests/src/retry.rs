@@ -719,6 +719,42 @@ runtime_test!(
     }
 );
 
+runtime_test!(
+    async fn every_final_error_that_holds_the_last_error_exposes_it_as_its_source() {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(100)))
+            .max_elapsed(ms(150))
+            .build()
+            .unwrap();
+        let (result, ()) = future::join(
+            policy.retry(|| future::ready(Err::<(), _>(std::io::Error::other("disk on fire")))),
+            clock.run_for(ms(1000)),
+        )
+        .await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, RetryError::DeadlineExceeded { attempts: 2, .. }), "{error:?}");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
+        let budget = RetryBudget::with_clock(clock.clone(), 0.0, 0, 0).unwrap();
+        let policy = policy_with_budget(&clock, budget);
+        let error = policy
+            .retry(|| future::ready(Err::<(), _>(std::io::Error::other("busy"))))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, RetryError::BudgetExhausted { attempts: 1, .. }), "{error:?}");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("busy"));
+    }
+);
+
+fn policy_with_budget(
+    clock: &VirtualClock,
+    budget: RetryBudget<VirtualClock>,
+) -> RetryPolicy<VirtualClock> {
+    policy(clock).backoff(Backoff::constant(Duration::ZERO)).budget(budget).build().unwrap()
+}
+
 // ---- Budget ----
 
 runtime_test!(
