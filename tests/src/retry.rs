@@ -719,6 +719,42 @@ runtime_test!(
     }
 );
 
+runtime_test!(
+    async fn every_final_error_that_holds_the_last_error_exposes_it_as_its_source() {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(100)))
+            .max_elapsed(ms(150))
+            .build()
+            .unwrap();
+        let (result, ()) = future::join(
+            policy.retry(|| future::ready(Err::<(), _>(std::io::Error::other("disk on fire")))),
+            clock.run_for(ms(1000)),
+        )
+        .await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, RetryError::DeadlineExceeded { attempts: 2, .. }), "{error:?}");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("disk on fire"));
+        let budget = RetryBudget::with_clock(clock.clone(), 0.0, 0, 0).unwrap();
+        let policy = policy_with_budget(&clock, budget);
+        let error = policy
+            .retry(|| future::ready(Err::<(), _>(std::io::Error::other("busy"))))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, RetryError::BudgetExhausted { attempts: 1, .. }), "{error:?}");
+        let source = std::error::Error::source(&error).map(ToString::to_string);
+        assert_eq!(source.as_deref(), Some("busy"));
+    }
+);
+
+fn policy_with_budget(
+    clock: &VirtualClock,
+    budget: RetryBudget<VirtualClock>,
+) -> RetryPolicy<VirtualClock> {
+    policy(clock).backoff(Backoff::constant(Duration::ZERO)).budget(budget).build().unwrap()
+}
+
 // ---- Budget ----
 
 runtime_test!(
@@ -772,6 +808,22 @@ runtime_test!(
         clock.advance(Duration::from_secs(3600));
         assert!(budget.try_withdraw() && budget.try_withdraw());
         assert!(!budget.try_withdraw(), "the floor holds at most one second's worth");
+    }
+);
+
+runtime_test!(
+    async fn the_budget_floor_refills_at_its_rate_however_often_it_is_asked() {
+        let clock = VirtualClock::new();
+        let budget = RetryBudget::with_clock(clock.clone(), 0.0, 1, 0).unwrap();
+        assert!(budget.try_withdraw());
+        // Asked every 1.5 ms: the part of a thousandth earned between asks must carry over.
+        for _ in 0..666 {
+            clock.advance(Duration::from_micros(1500));
+            assert!(!budget.try_withdraw(), "less than a second since the last retry");
+        }
+        clock.advance(ms(1));
+        assert!(budget.try_withdraw(), "one retry per second however often the floor is asked");
+        assert!(!budget.try_withdraw());
     }
 );
 

@@ -1,7 +1,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use asynchronously_time::{Clock, RealClock};
 
@@ -199,8 +199,18 @@ impl<C: Clock> RetryBudget<C> {
             / (1_000_000_000 / u128::from(UNIT));
         let earned = u64::try_from(earned).unwrap_or(u64::MAX);
         if earned > 0 {
-            floor.tokens = floor.tokens.saturating_add(earned).min(capacity);
-            floor.refilled_at = now;
+            let tokens = floor.tokens.saturating_add(earned);
+            // Move the refill mark only by the time those thousandths took (rounded up), so
+            // the fraction earned since then carries over: frequent asks must not slow the
+            // rate. A full floor banks nothing more, so it restarts from `now`.
+            let spent = (u128::from(earned) * (1_000_000_000 / u128::from(UNIT)))
+                .div_ceil(u128::from(shared.min_per_second));
+            floor.refilled_at = u64::try_from(spent)
+                .ok()
+                .and_then(|spent| floor.refilled_at.checked_add(Duration::from_nanos(spent)))
+                .filter(|_| tokens < capacity)
+                .unwrap_or(now);
+            floor.tokens = tokens.min(capacity);
         }
         match floor.tokens.checked_sub(UNIT) {
             Some(rest) => {

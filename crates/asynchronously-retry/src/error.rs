@@ -57,6 +57,7 @@ pub enum RetryError<E> {
         /// Time from the first call to the timeout.
         elapsed: Duration,
         /// The last error an earlier attempt returned, if any.
+        #[source]
         last: Option<E>,
     },
     /// The policy's `max_elapsed` was reached: an attempt was cut off at the deadline, or the
@@ -70,6 +71,7 @@ pub enum RetryError<E> {
         /// Time from the first call to giving up.
         elapsed: Duration,
         /// The last error an attempt returned, if any.
+        #[source]
         last: Option<E>,
     },
     /// The shared [`RetryBudget`](crate::RetryBudget) refused the retry.
@@ -80,6 +82,7 @@ pub enum RetryError<E> {
         /// Time from the first call to giving up.
         elapsed: Duration,
         /// The last error an attempt returned, if any.
+        #[source]
         last: Option<E>,
     },
 }
