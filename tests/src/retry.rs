@@ -14,7 +14,7 @@ use asynchronously::retry::{
 };
 use asynchronously::time::{Clock, VirtualClock};
 use futures::FutureExt;
-use futures::future;
+use futures::future::{self, Either};
 use proptest::prelude::*;
 
 use crate::runtime_test;
@@ -296,6 +296,36 @@ runtime_test!(
             other => panic!("expected the attempt to be cut off at 1 s, got {other:?}"),
         }
         assert_eq!(clock.pending_sleepers(), 0, "the attempt and the timer were dropped");
+    }
+);
+
+runtime_test!(
+    async fn zero_delay_retries_after_timed_out_attempts_run_at_their_exact_instants() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(Duration::ZERO))
+            .max_retries(2)
+            .attempt_timeout(ms(100))
+            .build()
+            .unwrap();
+        // Every attempt hangs until its timeout; retries follow at once.
+        let operation = || {
+            calls.fetch_add(1, Relaxed);
+            let clock = clock.clone();
+            async move {
+                clock.sleep(ms(60_000)).await;
+                Ok::<_, &str>(())
+            }
+        };
+        let mut retry = pin!(policy.retry(operation));
+        let outcome = match future::select(retry.as_mut(), clock.run_for(ms(1000))).await {
+            Either::Left((outcome, _)) => outcome,
+            Either::Right(((), _)) => panic!("virtual time ran out before the retries finished"),
+        };
+        assert!(matches!(outcome, Err(RetryError::TimedOut { attempts: 3, .. })), "{outcome:?}");
+        assert_eq!(calls.load(Relaxed), 3);
+        assert_eq!(clock.elapsed(), ms(300), "three 100 ms timeouts, no delay between them");
     }
 );
 

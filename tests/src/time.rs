@@ -310,3 +310,31 @@ runtime_test!(
         assert!(format!("{clock:?}").contains("VirtualClock"));
     }
 );
+
+runtime_test!(
+    async fn run_for_lets_joined_code_yield_before_it_sleeps_again() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let woke = Mutex::new(Vec::new());
+        let job = async {
+            loop {
+                clock.sleep(ms(10)).await;
+                woke.lock().unwrap().push(clock.now() - start);
+                // Reacts only after yielding to the executor, as a zero-delay retry does.
+                yield_now().await;
+                yield_now().await;
+            }
+        };
+        let mut job = pin!(job);
+        match future::select(job.as_mut(), clock.run_for(ms(35))).await {
+            Either::Left(_) => unreachable!("the job loops forever"),
+            Either::Right(((), _)) => {}
+        }
+        assert_eq!(
+            *woke.lock().unwrap(),
+            [10, 20, 30].map(ms),
+            "a sleep registered after a yield was skipped"
+        );
+        assert_eq!(clock.elapsed(), ms(35));
+    }
+);

@@ -23,6 +23,13 @@ const SETTLE_WINDOW: Duration = Duration::from_micros(500);
 /// Upper bound on settle windows per step, so a busy neighbour cannot stall `run_for`.
 const MAX_SETTLE_WINDOWS: u32 = 200;
 
+/// Upper bound on yields per step while joined code reacts to a wake-up (see `Phase::Yielding`).
+const MAX_REACTION_YIELDS: u32 = 64;
+
+/// Consecutive yields without a sleeper registering or leaving after which joined code is
+/// taken to have reacted: code may yield this many times minus one before it sleeps again.
+const QUIET_YIELDS: u32 = 3;
+
 /// A clock for tests: time stands still until the test moves it.
 ///
 /// Clones share one timeline. It works on any executor, multi-threaded ones included.
@@ -44,7 +51,10 @@ const MAX_SETTLE_WINDOWS: u32 = 200;
 /// # Multi-threaded executors
 ///
 /// When the code under test is joined with `run_for` (for example with `futures::join!`), or
-/// runs on the same thread, reactions are seen deterministically. When a wake-up is observed
+/// runs on the same thread, reactions are seen deterministically: after the wake-ups of a
+/// step, `run_for` yields to the executor until three yields in a row pass with no sleeper
+/// registering or leaving, so code that yields once or twice before it sleeps again (a
+/// zero-delay retry, say) still gets its next sleep in before time moves on. When a wake-up is observed
 /// on another thread (a task spawned on tokio's multi-thread runtime), `run_for` also waits
 /// until the clock has been quiet for a short real-time window before it moves on, so that
 /// the woken task can register its next sleep. Join the code under test with `run_for` for
@@ -194,6 +204,9 @@ struct State {
     runner: Option<Runner>,
     /// Bumped by every interaction with the clock; `run_for` uses it to see quiet.
     activity: u64,
+    /// Bumped when a sleeper registers, completes or is dropped while registered: the
+    /// changes a reaction to a wake-up makes, which `run_for` waits to stop.
+    changes: u64,
     stall_timeout: Duration,
 }
 
@@ -219,6 +232,14 @@ enum Phase {
     Settling {
         activity: u64,
         windows: u32,
+    },
+    /// Yield to the executor until a round passes in which no sleeper registered or left, so
+    /// joined code that reacts to its wake-up only after a yield of its own (a zero-delay
+    /// retry, say) registers its next sleep before time moves on.
+    Yielding {
+        changes: u64,
+        quiet: u32,
+        rounds: u32,
     },
     Done,
 }
@@ -251,6 +272,7 @@ impl VirtualClock {
             observed_elsewhere: false,
             runner: None,
             activity: 0,
+            changes: 0,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
         };
         VirtualClock {
@@ -517,6 +539,7 @@ impl VirtualSleep {
             let waker = {
                 let mut state = self.shared.lock();
                 state.activity += 1;
+                state.changes += 1;
                 state.sleepers.remove(&key);
                 state.observe(key.1)
             };
@@ -537,6 +560,7 @@ impl Future for VirtualSleep {
         state.activity += 1;
         if state.now >= deadline {
             let runner = this.key.take().and_then(|key| {
+                state.changes += 1;
                 state.sleepers.remove(&key);
                 state.observe(key.1)
             });
@@ -558,6 +582,7 @@ impl Future for VirtualSleep {
             None => {
                 let key = (deadline, state.next_seq);
                 state.next_seq += 1;
+                state.changes += 1;
                 state.sleepers.insert(key, cx.waker().clone());
                 this.key = Some(key);
             }
@@ -620,7 +645,7 @@ impl RunFor {
                         self.phase = if state.observed_elsewhere {
                             Phase::Settling { activity: state.activity, windows: 0 }
                         } else {
-                            Phase::Step
+                            Phase::Yielding { changes: state.changes, quiet: 0, rounds: 0 }
                         };
                         drop(state);
                         if matches!(self.phase, Phase::Settling { .. }) {
@@ -649,6 +674,17 @@ impl RunFor {
                         // Armed during an earlier step: wait out the rest of this one's budget.
                         watchdog.reset(stall_timeout - waited);
                     }
+                }
+                Phase::Yielding { changes, quiet, rounds } => {
+                    let now_changes = self.clock.shared.lock().changes;
+                    let quiet = if now_changes == changes { quiet + 1 } else { 0 };
+                    if rounds == 0 || (quiet < QUIET_YIELDS && rounds < MAX_REACTION_YIELDS) {
+                        self.phase =
+                            Phase::Yielding { changes: now_changes, quiet, rounds: rounds + 1 };
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    self.phase = Phase::Step;
                 }
                 Phase::Settling { activity, windows } => {
                     let settle = self.settle.get_or_insert_with(|| Delay::new(SETTLE_WINDOW));
@@ -724,6 +760,7 @@ impl fmt::Debug for RunFor {
             Phase::Step => "step",
             Phase::Waiting { .. } => "waiting for woken sleepers",
             Phase::Settling { .. } => "settling",
+            Phase::Yielding { .. } => "yielding to woken code",
             Phase::Done => "done",
         };
         f.debug_struct("RunFor").field("phase", &phase).finish_non_exhaustive()
