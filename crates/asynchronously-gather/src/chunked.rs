@@ -25,6 +25,33 @@ pub(crate) fn fits_one_chunk(iter: &impl Iterator) -> bool {
     matches!(iter.size_hint().1, Some(max) if max <= CHUNK)
 }
 
+/// Splits `futures` into chunks of at most [`CHUNK`], each joined by `join`, and returns the
+/// chunks with one empty result slot per chunk.
+fn split<I: Iterator, J: Future, T>(
+    futures: I,
+    mut join: impl FnMut(std::iter::Take<&mut std::iter::Peekable<I>>) -> J,
+) -> (Children<J>, Vec<Option<Vec<T>>>) {
+    let mut futures = futures.peekable();
+    let mut chunks = Children::with_capacity(futures.size_hint().0.div_ceil(CHUNK));
+    let mut n_chunks = 0;
+    while futures.peek().is_some() {
+        chunks.push(n_chunks, Box::pin(join(futures.by_ref().take(CHUNK))));
+        n_chunks += 1;
+    }
+    let mut slots = Vec::with_capacity(n_chunks);
+    slots.resize_with(n_chunks, || None);
+    (chunks, slots)
+}
+
+/// Joins the finished chunks' results, in chunk order, into one `Vec` of `total` items.
+fn concat<T>(slots: Vec<Option<Vec<T>>>, total: usize) -> Vec<T> {
+    let mut all = Vec::with_capacity(total);
+    for items in slots.into_iter().map(finished) {
+        all.extend(items);
+    }
+    all
+}
+
 /// A strict join of many futures: values in order, or the first error after every other
 /// future was dropped.
 pub(crate) struct TryChunks<F: TryFuture> {
@@ -35,15 +62,7 @@ pub(crate) struct TryChunks<F: TryFuture> {
 
 impl<F: TryFuture> TryChunks<F> {
     pub(crate) fn new(futures: impl Iterator<Item = F>) -> Self {
-        let mut futures = futures.peekable();
-        let mut chunks = Children::with_capacity(futures.size_hint().0.div_ceil(CHUNK));
-        let mut n_chunks = 0;
-        while futures.peek().is_some() {
-            chunks.push(n_chunks, Box::pin(try_join_all(futures.by_ref().take(CHUNK))));
-            n_chunks += 1;
-        }
-        let mut values = Vec::with_capacity(n_chunks);
-        values.resize_with(n_chunks, || None);
+        let (chunks, values) = split(futures, |chunk| try_join_all(chunk));
         Self { chunks, values, total: 0 }
     }
 
@@ -62,11 +81,7 @@ impl<F: TryFuture> TryChunks<F> {
                     return Poll::Ready(Err(error));
                 }
                 Poll::Ready(None) => {
-                    let mut all = Vec::with_capacity(self.total);
-                    for values in std::mem::take(&mut self.values).into_iter().map(finished) {
-                        all.extend(values);
-                    }
-                    return Poll::Ready(Ok(all));
+                    return Poll::Ready(Ok(concat(std::mem::take(&mut self.values), self.total)));
                 }
             }
         }
@@ -88,15 +103,7 @@ pub(crate) struct Chunks<F: Future> {
 
 impl<F: Future> Chunks<F> {
     pub(crate) fn new(futures: impl Iterator<Item = F>) -> Self {
-        let mut futures = futures.peekable();
-        let mut chunks = Children::with_capacity(futures.size_hint().0.div_ceil(CHUNK));
-        let mut n_chunks = 0;
-        while futures.peek().is_some() {
-            chunks.push(n_chunks, Box::pin(join_all(futures.by_ref().take(CHUNK))));
-            n_chunks += 1;
-        }
-        let mut outputs = Vec::with_capacity(n_chunks);
-        outputs.resize_with(n_chunks, || None);
+        let (chunks, outputs) = split(futures, |chunk| join_all(chunk));
         Self { chunks, outputs, total: 0 }
     }
 
@@ -110,11 +117,7 @@ impl<F: Future> Chunks<F> {
                     self.outputs[index] = Some(outputs);
                 }
                 Poll::Ready(None) => {
-                    let mut all = Vec::with_capacity(self.total);
-                    for outputs in std::mem::take(&mut self.outputs).into_iter().map(finished) {
-                        all.extend(outputs);
-                    }
-                    return Poll::Ready(all);
+                    return Poll::Ready(concat(std::mem::take(&mut self.outputs), self.total));
                 }
             }
         }
