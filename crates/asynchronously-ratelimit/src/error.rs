@@ -79,7 +79,9 @@ pub enum QuotaError {
 #[non_exhaustive]
 pub enum CheckError {
     /// The cells do not conform now; they would after `retry_after`, if nobody else takes them.
-    #[error("rate limited: the cells conform only in {retry_after:?}; retry then or wait with acquire")]
+    #[error(
+        "rate limited: the cells conform only in {retry_after:?}; retry then or wait with acquire"
+    )]
     RateLimited {
         /// How long until the request would conform.
         retry_after: Duration,

@@ -63,14 +63,26 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod acquire;
+mod composite;
 mod error;
+mod fifo_lockout;
+mod keyed;
+mod lockout;
 mod queue;
 mod quota;
 mod rate_limiter;
 mod reservation;
+mod sliding_window;
+mod stream;
 
 pub use crate::acquire::Acquire;
+pub use crate::composite::CompositeRateLimiter;
 pub use crate::error::{AcquireError, BuildError, CheckError, QuotaError};
+pub use crate::fifo_lockout::{FifoEnter, FifoLockout};
+pub use crate::keyed::KeyedRateLimiter;
+pub use crate::lockout::{Enter, Lockout};
 pub use crate::quota::Quota;
 pub use crate::rate_limiter::RateLimiter;
 pub use crate::reservation::Reservation;
+pub use crate::sliding_window::SlidingWindow;
+pub use crate::stream::{RateLimitExt, RateLimited};

@@ -28,6 +28,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The replanned `(start, before, after)` of each reservation behind a cancelled one.
+pub(crate) type Plan<S> = Vec<(u64, S, S)>;
+
 pub(crate) struct Entry<S> {
     pub(crate) id: u64,
     pub(crate) n: u32,
@@ -74,7 +77,7 @@ impl<S: Clone> Queue<S> {
     /// Whether reservation `id` is due at `now` (`None`: it is, and it left the queue);
     /// otherwise when it will be, and `waker` is kept to be told when the reservation moves.
     pub(crate) fn turn(&mut self, id: u64, now: u64, waker: &Waker) -> Option<u64> {
-        let Some(index) = self.index(id) else { return None };
+        let index = self.index(id)?;
         let entry = &mut self.entries[index];
         if entry.start <= now {
             self.entries.remove(index);
@@ -109,7 +112,7 @@ impl<S: Clone> Queue<S> {
         id: u64,
         now: u64,
         mut place: impl FnMut(&mut S, u32, u64) -> u64,
-    ) -> Option<(Vec<(u64, S, S)>, S)> {
+    ) -> Option<(Plan<S>, S)> {
         let index = self.index(id)?;
         if self.entries[index].start <= now {
             return None;
@@ -130,7 +133,7 @@ impl<S: Clone> Queue<S> {
 
     /// Applies a plan from [`plan_cancel`](Self::plan_cancel): removes `id`, moves the
     /// reservations behind it and wakes each one whose start changed.
-    pub(crate) fn apply_cancel(&mut self, id: u64, plan: Vec<(u64, S, S)>) {
+    pub(crate) fn apply_cancel(&mut self, id: u64, plan: Plan<S>) {
         let Some(index) = self.index(id) else { return };
         self.entries.remove(index);
         for (entry, (start, before, after)) in self.entries.iter_mut().skip(index).zip(plan) {

@@ -155,7 +155,10 @@ impl<C: Clock> RateLimiter<C> {
         let tolerance = self.tolerance.load(Relaxed);
         match interval.checked_mul(u64::from(n)) {
             Some(increment) if increment <= tolerance => self.take(increment, tolerance),
-            _ => Err(CheckError::InsufficientCapacity { requested: n, burst: burst_of(interval, tolerance) }),
+            _ => Err(CheckError::InsufficientCapacity {
+                requested: n,
+                burst: burst_of(interval, tolerance),
+            }),
         }
     }
 
