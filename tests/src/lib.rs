@@ -18,6 +18,8 @@ mod periodic;
 #[cfg(test)]
 mod priority_semaphore;
 #[cfg(test)]
+mod ratelimit;
+#[cfg(test)]
 mod retry;
 #[cfg(test)]
 mod support;

@@ -45,6 +45,7 @@ pub struct Reservation<'a, L: Limiter> {
     limiter: &'a L,
     /// The queue entry, while it may still be cancelled.
     id: Option<u64>,
+    /// When the cells were due as of the reservation.
     ready_at: Instant,
 }
 
@@ -65,7 +66,8 @@ impl<'a, L: Limiter> Reservation<'a, L> {
         Reservation { limiter, id, ready_at }
     }
 
-    /// The instant from which the reserved cells conform.
+    /// The instant from which the reserved cells conform. It can move earlier (never later)
+    /// when a reservation ahead of this one is cancelled.
     ///
     /// # Examples
     ///
@@ -79,7 +81,11 @@ impl<'a, L: Limiter> Reservation<'a, L> {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn ready_at(&self) -> Instant {
-        self.ready_at
+        // Cancelled reservations ahead of this one move it earlier: ask the queue.
+        self.id
+            .and_then(|id| self.limiter.start_of(id))
+            .and_then(|start| instant_at(self.limiter.origin(), start))
+            .unwrap_or(self.ready_at)
     }
 
     /// Gives the cells back if they are not yet due; the same as dropping the reservation.
