@@ -231,7 +231,7 @@ runtime_test!(
         assert_eq!(limiter.queued(), 100);
         assert!(limiter.check().is_err(), "a check never barges past the queue");
         let mut order = Vec::new();
-        let mut done = vec![false; 100];
+        let mut done = [false; 100];
         for step in 1..=100u64 {
             clock.advance(ms(1));
             for (index, (acquire, (counter, waker))) in waiters.iter_mut().enumerate() {
