@@ -20,3 +20,25 @@ fn time() {
     assert_send_sync_unpin(&timeout(&clock, Duration::ZERO, std::future::ready(())));
     let _: Option<Elapsed> = None;
 }
+
+fn ratelimit() {
+    use asynchronously::ratelimit::{
+        CompositeRateLimiter, FifoLockout, Lockout, Quota, RateLimitExt, RateLimiter, SlidingWindow,
+    };
+
+    let clock = VirtualClock::new();
+    let quota = Quota::per_second(1).expect("valid");
+    let limiter = RateLimiter::with_clock(quota, clock.clone());
+    assert_send_sync_unpin(&limiter.acquire(1));
+    assert_send_sync_unpin(&limiter.reserve(1));
+    let composite = CompositeRateLimiter::with_clock([quota], clock.clone()).expect("valid");
+    assert_send_sync_unpin(&composite.acquire(1));
+    let window =
+        SlidingWindow::with_clock(1, Duration::from_secs(1), clock.clone()).expect("valid");
+    assert_send_sync_unpin(&window.acquire());
+    assert_send_sync_unpin(&futures::stream::iter([1]).rate_limited(&limiter));
+    let lockout = Lockout::with_clock(clock.clone());
+    assert_send_sync_unpin(&lockout.enter());
+    let fifo = FifoLockout::with_clock(clock);
+    assert_send_sync_unpin(&fifo.enter());
+}
