@@ -604,6 +604,44 @@ runtime_test!(
     }
 );
 
+/// A key whose `Eq` panics for the value 666 and whose `Hash` panics for 667.
+#[derive(Debug, Clone, Eq)]
+struct Touchy(u64);
+
+impl PartialEq for Touchy {
+    fn eq(&self, other: &Touchy) -> bool {
+        assert!(self.0 != 666, "user Eq panicked");
+        self.0 == other.0
+    }
+}
+
+impl std::hash::Hash for Touchy {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        assert!(self.0 != 667, "user Hash panicked");
+        self.0.hash(state);
+    }
+}
+
+runtime_test!(
+    async fn a_panicking_key_reaches_only_its_caller_and_the_keyed_limiter_stays_usable() {
+        use std::panic::{AssertUnwindSafe, catch_unwind};
+
+        let clock = VirtualClock::new();
+        let limiter = KeyedRateLimiter::with_clock(quota(1, secs(1), 1), 8, clock.clone()).unwrap();
+        assert!(limiter.check(&Touchy(666)).is_ok(), "a new key needs no comparison");
+        let eq = catch_unwind(AssertUnwindSafe(|| limiter.check(&Touchy(666))));
+        assert!(eq.is_err(), "the panic of Eq propagates to its caller");
+        let hash = catch_unwind(AssertUnwindSafe(|| limiter.check(&Touchy(667))));
+        assert!(hash.is_err(), "the panic of Hash propagates to its caller");
+        // Everyone else is unaffected, in every shard.
+        for key in 0..8 {
+            assert!(limiter.check(&Touchy(key)).is_ok());
+            assert!(limiter.check(&Touchy(key)).is_err());
+        }
+        assert!(limiter.len() <= 8);
+    }
+);
+
 // ---- Lockout ----
 
 runtime_test!(
