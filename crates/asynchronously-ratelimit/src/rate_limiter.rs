@@ -414,10 +414,15 @@ pub(crate) fn burst_of(interval: u64, tolerance: u64) -> u32 {
     u32::try_from(tolerance / interval.max(1)).unwrap_or(u32::MAX)
 }
 
+/// Logs a reservation that has to wait, with the `tracing` feature.
 #[cfg(feature = "tracing")]
 pub(crate) fn trace_wait(n: u32, nanos: u64) {
-    tracing::debug!(cells = n, wait = ?Duration::from_nanos(nanos), "ratelimit: waiting {:?} for {n} cells", Duration::from_nanos(nanos));
+    let wait = Duration::from_nanos(nanos);
+    tracing::debug!(cells = n, wait = ?wait, "ratelimit: waiting {wait:?} for {n} cells");
 }
 
 #[cfg(not(feature = "tracing"))]
 pub(crate) fn trace_wait(_: u32, _: u64) {}
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests;
