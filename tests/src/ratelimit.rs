@@ -560,6 +560,51 @@ runtime_test!(
     }
 );
 
+runtime_test!(
+    async fn a_dropped_composite_waiter_returns_its_cells_to_every_quota() {
+        let clock = VirtualClock::new();
+        let limiter = CompositeRateLimiter::with_clock(
+            [quota(1, secs(1), 1), quota(10, secs(3600), 10)],
+            clock.clone(),
+        )
+        .unwrap();
+        limiter.check().unwrap();
+        let mut first = limiter.acquire(1);
+        let (second_count, second_waker) = counting();
+        let mut second = limiter.acquire(1);
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_with(&mut second, &second_waker).is_pending());
+        drop(first);
+        assert_eq!(second_count.0.load(SeqCst), 1, "moved from 2 s to 1 s");
+        clock.advance(secs(1));
+        assert_eq!(poll_with(&mut second, &second_waker), Poll::Ready(Ok(())));
+        // 2 of the hour's 10 cells are spent; had `first` kept one, the last check would fail.
+        for _ in 2..=9 {
+            clock.advance(secs(1));
+            assert!(limiter.check().is_ok());
+        }
+        clock.advance(secs(1));
+        assert!(limiter.check().is_err(), "the hour's 10 cells are spent");
+        assert_eq!(limiter.queued(), 0);
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_rate_limited_stream_while_an_item_waits_returns_its_cell() {
+        let clock = VirtualClock::new();
+        let limiter = limiter(&clock, 1, secs(1), 1);
+        let mut stream = futures::stream::iter([1, 2]).rate_limited(&limiter);
+        assert_eq!(poll_once(&mut stream.next()), Poll::Ready(Some(1)));
+        assert!(poll_once(&mut stream.next()).is_pending(), "item 2 waits for 1 s");
+        assert_eq!(limiter.queued(), 1);
+        drop(stream);
+        assert_eq!(limiter.queued(), 0);
+        clock.advance(secs(1));
+        assert!(limiter.check().is_ok(), "the 1 s cell came back");
+    }
+);
+
 // ---- Keyed ----
 
 runtime_test!(
