@@ -498,6 +498,83 @@ runtime_test!(
     }
 );
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+    /// However starts are asked for (checks, waiters, cancelled waiters), at most `limit`
+    /// happen in any rolling period, and waiters start in arrival order.
+    #[test]
+    fn sliding_window_never_admits_more_than_limit_in_any_period(
+        steps in proptest::collection::vec((0..40u64, 0..4u8), 1..100),
+        limit in 1..5usize,
+        period_ms in 10..100u64,
+    ) {
+        let clock = VirtualClock::new();
+        let window = SlidingWindow::with_clock(limit, ms(period_ms), clock.clone()).unwrap();
+        let origin = clock.now();
+        let mut starts: Vec<Duration> = Vec::new();
+        let mut waiting: Vec<(usize, Acquire<'_, SlidingWindow<VirtualClock>>)> = Vec::new();
+        let mut started_waiters: Vec<usize> = Vec::new();
+        let mut next_waiter = 0;
+        // Polls every waiter; records the ones that start, at the current instant.
+        let settle = |waiting: &mut Vec<(usize, Acquire<'_, SlidingWindow<VirtualClock>>)>,
+                          starts: &mut Vec<Duration>,
+                          started: &mut Vec<usize>| {
+            waiting.retain_mut(|(id, acquire)| {
+                if poll_once(acquire).is_ready() {
+                    starts.push(clock.now() - origin);
+                    started.push(*id);
+                    false
+                } else {
+                    true
+                }
+            });
+        };
+        for (gap, action) in steps {
+            let target = clock.now() + ms(gap);
+            // Stop at every deadline on the way, so each waiter is seen at its exact start.
+            while let Some(deadline) = clock.next_deadline().filter(|deadline| *deadline <= target) {
+                clock.advance_to(deadline);
+                settle(&mut waiting, &mut starts, &mut started_waiters);
+            }
+            clock.advance_to(target);
+            settle(&mut waiting, &mut starts, &mut started_waiters);
+            match action {
+                0 => {
+                    if window.check().is_ok() {
+                        starts.push(clock.now() - origin);
+                    }
+                }
+                1 if !waiting.is_empty() => {
+                    drop(waiting.remove(gap as usize % waiting.len()));
+                    // The ones behind moved earlier and were woken: they re-arm when polled.
+                    settle(&mut waiting, &mut starts, &mut started_waiters);
+                }
+                _ => {
+                    let mut acquire = window.acquire();
+                    if poll_once(&mut acquire).is_ready() {
+                        starts.push(clock.now() - origin);
+                        started_waiters.push(next_waiter);
+                    } else {
+                        waiting.push((next_waiter, acquire));
+                    }
+                    next_waiter += 1;
+                }
+            }
+        }
+        while let Some(deadline) = clock.next_deadline() {
+            clock.advance_to(deadline);
+            settle(&mut waiting, &mut starts, &mut started_waiters);
+        }
+        prop_assert!(waiting.is_empty());
+        prop_assert!(started_waiters.windows(2).all(|pair| pair[0] < pair[1]), "FIFO");
+        starts.sort();
+        for (i, first) in starts.iter().enumerate() {
+            let in_window = starts[i..].iter().take_while(|start| **start < *first + ms(period_ms)).count();
+            prop_assert!(in_window <= limit, "{in_window} starts within {period_ms} ms of {first:?}");
+        }
+    }
+}
+
 runtime_test!(
     async fn sliding_window_refuses_bad_input() {
         let clock = VirtualClock::new();

@@ -308,9 +308,7 @@ impl<C: Clock> RateLimiter<C> {
             let next = tat.max(now) + increment;
             let limit = now + tolerance;
             if next > limit {
-                return Err(CheckError::RateLimited {
-                    retry_after: Duration::from_nanos(next - limit),
-                });
+                return Err(rate_limited(next - limit));
             }
             match self.tat.compare_exchange_weak(tat, next, Relaxed, Relaxed) {
                 Ok(_) => return Ok(()),
@@ -409,6 +407,13 @@ const _: () = {
     const fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<RateLimiter>();
 };
+
+/// The refusal, out of line: keeps the admitted path of `take` small enough to inline.
+#[cold]
+#[inline(never)]
+fn rate_limited(nanos: u64) -> CheckError {
+    CheckError::RateLimited { retry_after: Duration::from_nanos(nanos) }
+}
 
 pub(crate) fn burst_of(interval: u64, tolerance: u64) -> u32 {
     u32::try_from(tolerance / interval.max(1)).unwrap_or(u32::MAX)

@@ -234,10 +234,12 @@ impl<C: Clock> SlidingWindow<C> {
     }
 
     /// Forgets starts that can no longer matter: keeps at most `limit` slots before the
-    /// first waiting one (those are what replanning a cancelled waiter needs), and drops
-    /// any slot whose start left the window.
+    /// first reservation still in the future (those are what replanning a cancelled waiter
+    /// needs), and drops any slot whose start left the window. A reservation already due
+    /// counts as a start even if its waiter has not been polled yet, so a slow waiter cannot
+    /// make the log grow.
     fn trim(&self, log: &mut Log, now: u64) {
-        let first_waiting = log.slots.iter().position(|slot| slot.waiting);
+        let first_waiting = log.slots.iter().position(|slot| slot.waiting && slot.start > now);
         let mut settled = first_waiting.unwrap_or(log.slots.len());
         while settled > 0 {
             let front = &log.slots[0];
