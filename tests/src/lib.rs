@@ -12,6 +12,8 @@ pub mod runtime;
 #[cfg(test)]
 mod auto_traits;
 #[cfg(test)]
+mod cache;
+#[cfg(test)]
 mod gather;
 #[cfg(test)]
 mod periodic;
@@ -39,4 +41,6 @@ mod guides {
     struct Gather;
     #[doc = include_str!("../../docs/guide/priority-semaphore.md")]
     struct PrioritySemaphore;
+    #[doc = include_str!("../../docs/guide/cache.md")]
+    struct Cache;
 }
