@@ -128,6 +128,20 @@ runtime_test!(
 );
 
 #[test]
+fn a_large_cache_keeps_recently_read_values_through_a_scan_of_new_keys() {
+    let cache: Cache<u32, u32> = Cache::builder().max_capacity(1_000).build().unwrap();
+    (0..1_000).for_each(|key| cache.insert(key, key));
+    for key in 0..100 {
+        assert_eq!(cache.get(&key), Some(key));
+    }
+    (1_000..1_800).for_each(|key| cache.insert(key, key));
+    assert_eq!(cache.entry_count(), 1_000);
+    assert!((0..100).all(|key| cache.get(&key).is_some()), "the values read last survive the scan");
+    assert!((100..900).all(|key| cache.get(&key).is_none()), "the least recently used went first");
+    assert_eq!(cache.stats().evicted, 800);
+}
+
+#[test]
 fn sync_lru_of_two_with_gets_1_2_1_3_1_2_misses_1_2_3_2() {
     let mut lru = Lru::new(NonZeroUsize::new(2).unwrap());
     let mut missed = Vec::new();

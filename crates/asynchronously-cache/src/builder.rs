@@ -330,8 +330,8 @@ impl<K, V, C: Clock, S> CacheBuilder<K, V, C, S> {
         self
     }
 
-    /// The number of internal shards (rounded up to a power of two; default: 4 per core, at
-    /// most 64). Reads of keys in different shards never contend.
+    /// The number of internal shards (rounded up to a power of two; default: 8 per core,
+    /// from 16 to 64). Reads of keys in different shards never contend.
     ///
     /// # Examples
     ///
@@ -433,7 +433,7 @@ where
             _ => {}
         }
         let shards = self.shards.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(4, |cores| cores.get() * 4).min(64)
+            std::thread::available_parallelism().map_or(16, |cores| cores.get() * 8).clamp(16, 64)
         });
         Ok(Cache::from_builder(self.config, self.clock, self.hasher, shards.next_power_of_two()))
     }

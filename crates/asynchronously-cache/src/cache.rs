@@ -35,7 +35,10 @@ use crate::{CacheBuilder, CacheStats, CacheWorker, GetOrCompute, RemovalCause, T
 /// # Concepts
 ///
 /// - **Capacity**: by entries, or by total weight with a weigher; over it, the least recently
-///   *used* values are evicted (exact LRU, kept lazily so a hit only stamps the entry).
+///   *used* values are evicted. The order is kept lazily, so a hit only stamps its entry. It
+///   is exact for weighted caches and caches of up to 64 entries; in larger ones a read of a
+///   value already among the most recently used eighth of the capacity is not re-stamped, so
+///   the eviction order is exact to within that eighth (and hot reads write nothing shared).
 /// - **Expiry**: time-to-live counted from the computation's completion, time-to-idle,
 ///   per-entry expiry from the value; expired values are removed when read, when evicting,
 ///   or by [`remove_expired`](Cache::remove_expired).
@@ -98,6 +101,10 @@ pub(crate) struct Inner<K, V, C, S> {
     /// Any time-based setting: only then does a read look at the clock.
     timed: bool,
     bounded: bool,
+    /// A read re-stamps its entry only if at least this many stamps were handed out since
+    /// the entry's own: 1 is exact LRU; larger caches use 1/8 of their capacity, so reads of
+    /// the most recently used eighth write nothing shared (see `touch`).
+    recency_window: u64,
     /// Stamps and generations: unique, increasing.
     tick: AtomicU64,
     weight: AtomicU64,
@@ -208,6 +215,9 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Caches of up to this many entries (and every weighted cache) keep exact LRU order.
+const EXACT_LRU_UP_TO: u64 = 64;
+
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
@@ -243,6 +253,12 @@ where
             || config.refresh_after.is_some()
             || config.negative_ttl.is_some();
         let bounded = config.max_capacity.is_some();
+        let recency_window = match config.max_capacity {
+            Some(capacity) if config.weigher.is_none() && capacity >= EXACT_LRU_UP_TO => {
+                capacity / 8
+            }
+            _ => 1,
+        };
         let origin = clock.now();
         let shards: Box<[Shard<K, V>]> = (0..shards)
             .map(|_| Shard { map: RwLock::new(HashMap::with_hasher(IdentityBuild::default())) })
@@ -257,6 +273,7 @@ where
                 config,
                 timed,
                 bounded,
+                recency_window,
                 tick: AtomicU64::new(0),
                 weight: AtomicU64::new(0),
                 count: AtomicUsize::new(0),
@@ -763,11 +780,13 @@ where
     #[inline]
     fn touch(&self, ready: &Ready<V>, now: u64) {
         if self.bounded {
-            // Only a read of a value that is not already the most recent one takes a new
-            // stamp, so hot keys read over and over write nothing shared.
+            // An entry fewer than `recency_window` stamps old is among the `recency_window`
+            // most recently used (every entry more recent holds a later stamp), so re-stamping
+            // it would not change which entry is evicted next by more than that many places.
+            // With a window of 1 only the most recent entry is skipped: exact LRU.
             let latest = self.tick.load(Relaxed);
-            if ready.stamp.load(Relaxed) != latest {
-                ready.stamp.fetch_max(self.tick.fetch_add(1, Relaxed) + 1, Relaxed);
+            if latest.wrapping_sub(ready.stamp.load(Relaxed)) >= self.recency_window {
+                ready.stamp.store(self.tick.fetch_add(1, Relaxed) + 1, Relaxed);
             }
         }
         if self.config.time_to_idle.is_some() {

@@ -246,13 +246,22 @@ where
                         None => Err(ComputeError::Panicked(Arc::from("computation abandoned"))),
                     });
                 }
-                State::Start { .. } => {
+                State::Start { key, .. } => {
+                    // The hit path: answer without moving the key or the closure.
+                    let hash = inner.hash(key);
+                    let now = inner.now();
+                    let found = inner.lookup(Borrowed { hash, key }, now);
+                    if let Found::Hit(value) = found {
+                        inner.stats.hit();
+                        self.state = State::Done;
+                        return Poll::Ready(Ok((value, ReadOutcome::Hit)));
+                    }
                     let State::Start { key, compute } =
                         std::mem::replace(&mut self.state, State::Done)
                     else {
                         unreachable!("the state was just matched as start")
                     };
-                    if let Some(ready) = self.start_load(key, compute) {
+                    if let Some(ready) = self.start_load(key, compute, hash, now, found) {
                         return Poll::Ready(ready);
                     }
                 }
@@ -260,17 +269,25 @@ where
         }
     }
 
-    /// Looks the key up: answers at once (hit, stale, stored error), or moves to waiting.
+    /// Answers from what the first lookup `found` (or later ones): a stale value or a stored
+    /// error at once, or moves to waiting for a computation (joined or started).
+    #[inline(never)]
     fn start_load<E: Send + Sync + 'static>(
         &mut self,
         key: K,
         compute: F,
+        hash: u64,
+        now: u64,
+        found: Found<K, V>,
     ) -> Option<Result<(V, ReadOutcome), ComputeError<E>>> {
         let inner = &*self.cache.inner;
-        let hash = inner.hash(&key);
-        let now = inner.now();
+        let mut found = Some(found);
         loop {
-            match inner.lookup(Borrowed { hash, key: &key }, now) {
+            let found = match found.take() {
+                Some(found) => found,
+                None => inner.lookup(Borrowed { hash, key: &key }, now),
+            };
+            match found {
                 Found::Hit(value) => {
                     inner.stats.hit();
                     return Some(Ok((value, ReadOutcome::Hit)));

@@ -76,6 +76,7 @@ struct Stripe(AtomicU64);
 #[derive(Default)]
 pub(crate) struct Counters {
     hits: [Stripe; STRIPES],
+    shared_hits: AtomicU64,
     pub(crate) stale_hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) coalesced: AtomicU64,
@@ -84,7 +85,12 @@ pub(crate) struct Counters {
     removals: [AtomicU64; 4],
 }
 
-fn stripe() -> usize {
+/// This thread's hit stripe, and whether this thread is its only writer.
+///
+/// The first [`STRIPES`] threads each own a stripe and count with a plain load and store
+/// (no read-modify-write); later threads share the last, atomic one.
+#[inline]
+fn stripe() -> (usize, bool) {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
     thread_local! {
         static STRIPE: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -92,17 +98,25 @@ fn stripe() -> usize {
     STRIPE.with(|stripe| {
         let mut index = stripe.get();
         if index == usize::MAX {
-            index = NEXT.fetch_add(1, Relaxed) % STRIPES;
+            index = NEXT.fetch_add(1, Relaxed).min(STRIPES);
             stripe.set(index);
         }
-        index
+        (index, index < STRIPES)
     })
 }
 
 impl Counters {
     #[inline]
     pub(crate) fn hit(&self) {
-        self.hits[stripe()].0.fetch_add(1, Relaxed);
+        match stripe() {
+            (index, true) => {
+                let hits = &self.hits[index].0;
+                hits.store(hits.load(Relaxed) + 1, Relaxed);
+            }
+            _ => {
+                self.shared_hits.fetch_add(1, Relaxed);
+            }
+        }
     }
 
     pub(crate) fn removed(&self, cause: RemovalCause, count: u64) {
@@ -111,7 +125,8 @@ impl Counters {
 
     pub(crate) fn snapshot(&self) -> CacheStats {
         CacheStats {
-            hits: self.hits.iter().map(|stripe| stripe.0.load(Relaxed)).sum(),
+            hits: self.hits.iter().map(|stripe| stripe.0.load(Relaxed)).sum::<u64>()
+                + self.shared_hits.load(Relaxed),
             stale_hits: self.stale_hits.load(Relaxed),
             misses: self.misses.load(Relaxed),
             coalesced: self.coalesced.load(Relaxed),
