@@ -1,11 +1,11 @@
-//! `cache` against moka (`future::Cache`, the feature set people pick) and quick_cache (the
+//! `cache` against moka (`future::Cache`, the feature set people pick) and `quick_cache` (the
 //! fastest synchronous hit path): hits, hits from two threads, misses that compute, and 1000
 //! callers of one cold key; plus bytes of memory per cached entry.
 //!
 //! Futures are polled on a no-op-waker spin loop (`spin`), so neither side pays an
 //! executor. Both caches are bounded (10,000 entries) and warmed with 1,000 keys that the
 //! hit cases cycle through, so every hit also records recency. moka and ours use std's
-//! `RandomState`; against quick_cache both use quick_cache's default hasher (foldhash), so
+//! `RandomState`; against `quick_cache` both use its default hasher (foldhash), so
 //! the comparison is of the caches, not of the hash functions (ours with its default
 //! `RandomState` is reported as a note).
 
