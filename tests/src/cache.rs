@@ -49,6 +49,17 @@ fn slow(
     }
 }
 
+/// Yields until `condition` holds, for work finishing in a spawned task (a worker) that
+/// shares its executor with the other tests; gives up after a million yields.
+async fn eventually(mut condition: impl FnMut() -> bool) {
+    for _ in 0..1_000_000 {
+        if condition() {
+            return;
+        }
+        yield_now().await;
+    }
+}
+
 fn must_not_run() -> impl FnOnce() -> future::Ready<u32> {
     || panic!("this computation must not start: the value should have been shared or stored")
 }
@@ -279,12 +290,7 @@ runtime_test!(
         assert!(poll_once(&mut first).is_pending());
         drop(first);
         clock.run_for(ms(20)).await;
-        for _ in 0..1_000 {
-            if cache.entry_count() == 1 {
-                break;
-            }
-            yield_now().await;
-        }
+        eventually(|| cache.entry_count() == 1).await;
         assert_eq!(cache.get(&1), Some(5), "the worker finished and stored the value");
         drop(cache);
         worker.await;
@@ -389,20 +395,15 @@ runtime_test!(
         clock.advance(secs(10));
         let starts = Arc::new(AtomicU32::new(0));
         for _ in 0..5 {
-            let mut read = Box::pin(cache.get_or_compute(1, slow(&clock, &starts, 100, 2)).with_outcome());
+            let mut read = Box::pin(cache.get_or_compute(1, slow(&clock, &starts, 10, 2)).with_outcome());
             let Poll::Ready(result) = poll_once(&mut read) else {
                 panic!("a read during a refresh must not wait")
             };
             assert_eq!(result.unwrap(), (1, ReadOutcome::Stale));
         }
         assert_eq!(starts.load(SeqCst), 1, "one coalesced refresh");
-        clock.run_for(secs(1)).await;
-        for _ in 0..1_000 {
-            if cache.get(&1) == Some(2) {
-                break;
-            }
-            yield_now().await;
-        }
+        clock.run_for(ms(100)).await;
+        eventually(|| cache.get(&1) == Some(2)).await;
         let (value, outcome) = cache.get_or_compute(1, must_not_run()).with_outcome().await.unwrap();
         assert_eq!((value, outcome), (2, ReadOutcome::Hit), "the refreshed value is fresh");
         assert_eq!(cache.stats().replaced, 1);
@@ -453,6 +454,52 @@ runtime_test!(
             "30 s old: readers wait, and see the error"
         );
         assert_eq!(cache.get(&1), None);
+    }
+);
+
+runtime_test!(
+    async fn dropping_the_worker_mid_refresh_hands_the_refresh_back_to_its_key(rt) {
+        let clock = VirtualClock::new();
+        let cache = refreshing(&clock);
+        let worker = cache.worker();
+        cache.insert(1, 1);
+        clock.advance(secs(10));
+        let starts = Arc::new(AtomicU32::new(0));
+        let read = cache.get_or_compute(1, slow(&clock, &starts, 2, 2)).with_outcome().await;
+        assert_eq!(read.unwrap(), (1, ReadOutcome::Stale));
+        let mut worker = Box::pin(worker);
+        assert!(poll_once(&mut worker).is_pending(), "the worker picked the refresh up");
+        clock.advance(ms(10));
+        assert!(poll_once(&mut worker).is_pending());
+        drop(worker);
+        clock.advance(secs(25)); // past max-stale: the next reader waits for the refresh
+        let _ = rt;
+        let (value, outcome) = cache.get_or_compute(1, must_not_run()).with_outcome().await.unwrap();
+        assert_eq!((value, outcome), (2, ReadOutcome::Coalesced), "the same refresh finished");
+        assert_eq!(starts.load(SeqCst), 1, "no refresh was lost or repeated");
+    }
+);
+
+runtime_test!(
+    async fn a_panicking_weigher_or_listener_leaves_the_cache_usable() {
+        let cache: Cache<u32, u32> = Cache::builder()
+            .max_capacity(10)
+            .weigher(|key: &u32, _: &u32| if *key == 13 { panic!("unlucky weigher") } else { 1 })
+            .eviction_listener(|key: &u32, _: &u32, _| assert_ne!(*key, 7, "listener refuses 7"))
+            .build()
+            .unwrap();
+        let weighed = cache.get_or_compute(13, || async { 0 }).await;
+        assert!(
+            matches!(weighed, Err(ComputeError::Panicked(message)) if &*message == "unlucky weigher")
+        );
+        assert_eq!(cache.get(&13), None);
+        cache.insert(7, 7);
+        let invalidated =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| cache.invalidate(&7)));
+        assert!(invalidated.is_err(), "the listener's panic reaches the caller that removed 7");
+        assert_eq!(cache.get(&7), None);
+        assert_eq!(cache.get_or_compute(1, || async { 1 }).await.unwrap(), 1, "still usable");
+        assert_eq!(cache.entry_count(), 1);
     }
 );
 

@@ -307,7 +307,10 @@ impl<K, V, C: Clock, S> CacheBuilder<K, V, C, S> {
     /// Calls `listener` with each value that leaves the cache and why.
     ///
     /// It runs after the cache's locks are released, on the thread that removed the value; it
-    /// may use the cache. A panic in it propagates to the call that removed the value.
+    /// may use the cache. A panic in it propagates to the call that removed the value (an
+    /// `insert`, `invalidate`, …); when storing a computed value made room, the panic reaches
+    /// that computation's callers as [`ComputeError::Panicked`](crate::ComputeError::Panicked)
+    /// instead, and the value stays stored.
     ///
     /// # Examples
     ///
