@@ -1057,8 +1057,18 @@ where
             let mut policy = lock(&self.policy);
             policy.heap.push(record);
             let now = self.now();
+            let mut rebuilt = false;
             while self.weight.load(Relaxed) > capacity {
-                let Some(record) = policy.heap.pop() else { break };
+                let Some(record) = policy.heap.pop() else {
+                    // Records can go missing only if `clear` raced with a store: rebuild them
+                    // from the shards once rather than stay over capacity.
+                    if rebuilt {
+                        break;
+                    }
+                    rebuilt = true;
+                    self.compact(&mut policy);
+                    continue;
+                };
                 let mut map = write(&self.shard(record.key.hash).map);
                 let Some(ready) = map
                     .get(&record.key as &dyn Probe<K>)
