@@ -75,21 +75,32 @@ fn spin<F: Future>(future: F) -> F::Output {
     }
 }
 
-/// Runs `operation(i)` for `iterations / 2` values of `i` on each of two threads.
+/// Runs `operation(i)` for `iterations / 2` values of `i` on each of two threads, started
+/// together; returns the longer of the two loops' times (thread start-up is not counted, so
+/// a busy machine's slow spawns do not swamp short samples).
 fn two_threads(iterations: u64, operation: impl Fn(u64) + Sync) -> Duration {
     let per_thread = iterations.div_ceil(2);
-    let start = Instant::now();
+    let barrier = std::sync::Barrier::new(2);
     std::thread::scope(|scope| {
-        for thread in 0..2 {
-            let operation = &operation;
-            scope.spawn(move || {
-                for i in 0..per_thread {
-                    operation(i + thread * 7);
-                }
-            });
-        }
-    });
-    start.elapsed()
+        let loops: Vec<_> = (0..2)
+            .map(|thread| {
+                let (operation, barrier) = (&operation, &barrier);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for i in 0..per_thread {
+                        operation(i + thread * 7);
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        loops
+            .into_iter()
+            .map(|thread| thread.join().expect("bench thread"))
+            .max()
+            .unwrap_or_default()
+    })
 }
 
 fn ours() -> Cache<u64, u64> {
