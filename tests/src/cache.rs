@@ -612,6 +612,52 @@ runtime_test!(
     }
 );
 
+/// Runtime shutdown while callers wait (TESTING.md C13): dropping the runtime drops the
+/// parked callers, the abandoned computation goes with the last of them, and the cache is
+/// usable from another executor afterwards.
+#[cfg(feature = "tokio")]
+#[test]
+fn a_runtime_shut_down_while_callers_wait_leaves_the_cache_usable() {
+    let cache: Cache<u32, u32> = Cache::builder().build().unwrap();
+    let (done, finished) = std::sync::mpsc::channel();
+    let shared = cache.clone();
+    std::thread::spawn(move || {
+        let runtime =
+            tokio::runtime::Builder::new_multi_thread().worker_threads(2).build().unwrap();
+        let (_never_sent, gate) = oneshot::channel::<()>();
+        let gate = Arc::new(Mutex::new(Some(gate)));
+        for _ in 0..100 {
+            let (cache, gate) = (shared.clone(), gate.clone());
+            runtime.spawn(async move {
+                let compute = move || {
+                    let gate = gate.lock().unwrap().take().expect("one computation");
+                    async move { gate.await.map_or(0, |()| 1) }
+                };
+                cache.get_or_compute(1, compute).await
+            });
+        }
+        runtime.block_on(async {
+            for _ in 0..1_000_000 {
+                let stats = shared.stats();
+                if stats.misses + stats.coalesced == 100 {
+                    break;
+                }
+                yield_now().await;
+            }
+        });
+        assert_eq!(shared.stats().coalesced, 99, "every task waits on the one computation");
+        drop(runtime);
+        done.send(()).unwrap();
+    });
+    finished.recv_timeout(Duration::from_secs(10)).expect("dropping the runtime must not hang");
+    let value = futures::executor::block_on(cache.get_or_compute(1, || async { 5 }).with_outcome());
+    assert_eq!(
+        value.unwrap(),
+        (5, ReadOutcome::Computed),
+        "the abandoned computation left no trace"
+    );
+}
+
 // ---- Expiry, capacity, invalidation, hooks ----
 
 runtime_test!(
