@@ -42,3 +42,18 @@ fn ratelimit() {
     let fifo = FifoLockout::with_clock(clock);
     assert_send_sync_unpin(&fifo.enter());
 }
+
+fn cache() {
+    use asynchronously::cache::{Cache, Memoize};
+
+    let cache: Cache<u32, u32> = Cache::builder().build().unwrap();
+    assert_send_sync(&cache);
+    assert_send_sync_unpin(&cache.get_or_compute(1, || async { 1 }));
+    assert_send_sync_unpin(&cache.try_get_or_compute(1, || async { Ok::<_, std::io::Error>(1) }));
+    assert_send_sync_unpin(&cache.get_or_compute(1, || async { 1 }).with_outcome());
+    assert_send_sync_unpin(&cache.worker());
+    let memo = Memoize::new(cache, |n: u32| async move { n });
+    assert_send_sync(&memo);
+    fn assert_send<T: Send>(_: &T) {}
+    assert_send(&memo.call(1));
+}

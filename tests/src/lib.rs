@@ -12,6 +12,8 @@ pub mod runtime;
 #[cfg(test)]
 mod auto_traits;
 #[cfg(test)]
+mod cache;
+#[cfg(test)]
 mod gather;
 #[cfg(test)]
 mod periodic;
@@ -43,4 +45,6 @@ mod guides {
     struct PrioritySemaphore;
     #[doc = include_str!("../../docs/guide/ratelimit.md")]
     struct Ratelimit;
+    #[doc = include_str!("../../docs/guide/cache.md")]
+    struct Cache;
 }

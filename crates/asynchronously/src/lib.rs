@@ -8,6 +8,7 @@
 //! | [`gather`] | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
 //! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves higher priorities first |
 //! | [`ratelimit`] | limit rates: GCRA with fair waiting, sliding windows, composite and keyed limiters, lockouts |
+//! | [`cache`] | cache async computations: single flight per key, TTL, LRU, stale-while-revalidate |
 //!
 //! Each module is also its own crate (`asynchronously-time`, …) behind a feature of the same
 //! name; all are on by default. No module spawns tasks: background work is returned as a
@@ -50,6 +51,10 @@ pub use asynchronously_gather as gather;
 #[cfg(feature = "priority-semaphore")]
 #[doc(inline)]
 pub use asynchronously_priority_semaphore as priority_semaphore;
+
+#[cfg(feature = "cache")]
+#[doc(inline)]
+pub use asynchronously_cache as cache;
 
 #[cfg(feature = "ratelimit")]
 #[doc(inline)]
