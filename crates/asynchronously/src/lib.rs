@@ -6,6 +6,7 @@
 //! | [`retry`] | retry fallible operations with backoff, limits, budgets and hooks |
 //! | [`periodic`] | run jobs on a period, with overlap and missed-tick policies; schedule one-shot payloads |
 //! | [`gather`] | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
+//! | [`lifecycle`] | start components in dependency order, stop them in reverse, roll back on failure; shutdown and run phases |
 //! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves higher priorities first |
 //!
 //! Each module is also its own crate (`asynchronously-time`, …) behind a feature of the same
@@ -49,3 +50,7 @@ pub use asynchronously_gather as gather;
 #[cfg(feature = "priority-semaphore")]
 #[doc(inline)]
 pub use asynchronously_priority_semaphore as priority_semaphore;
+
+#[cfg(feature = "lifecycle")]
+#[doc(inline)]
+pub use asynchronously_lifecycle as lifecycle;
