@@ -14,6 +14,8 @@ mod auto_traits;
 #[cfg(test)]
 mod gather;
 #[cfg(test)]
+mod lifecycle;
+#[cfg(test)]
 mod periodic;
 #[cfg(test)]
 mod priority_semaphore;

@@ -265,11 +265,9 @@ impl<C: Clock> LifecycleBuilder<C> {
             names
                 .iter()
                 .map(|name| {
-                    index.get(name.as_str()).copied().ok_or_else(|| {
-                        BuildError::UnknownDependency {
-                            component: entry.name.clone(),
-                            dependency: name.clone(),
-                        }
+                    index.get(name.as_str()).copied().ok_or_else(|| BuildError::UnknownDependency {
+                        component: entry.name.clone(),
+                        dependency: name.clone(),
                     })
                 })
                 .collect()

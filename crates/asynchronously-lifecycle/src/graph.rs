@@ -92,14 +92,10 @@ impl Graph {
         }
         let init_waits = in_degrees(&init_releases);
         let deinit_waits = in_degrees(&deinit_releases);
-        check_acyclic(&init_releases, &init_waits).map_err(|members| Cycle {
-            phase: Phase::Init,
-            members,
-        })?;
-        check_acyclic(&deinit_releases, &deinit_waits).map_err(|members| Cycle {
-            phase: Phase::Deinit,
-            members,
-        })?;
+        check_acyclic(&init_releases, &init_waits)
+            .map_err(|members| Cycle { phase: Phase::Init, members })?;
+        check_acyclic(&deinit_releases, &deinit_waits)
+            .map_err(|members| Cycle { phase: Phase::Deinit, members })?;
         Ok(Arc::new(Plan {
             init_waits,
             init_releases: Edges::from_lists(&init_releases),

@@ -96,9 +96,9 @@ mod lifecycle;
 mod outcome;
 mod report;
 mod run;
+mod shutdown;
 #[cfg(feature = "signals")]
 mod signals;
-mod shutdown;
 
 pub use crate::builder::{ComponentOptions, LifecycleBuilder};
 pub use crate::component::{Component, FnComponent};

@@ -17,8 +17,8 @@ use crate::component::DynComponent;
 use crate::context::{Registry, lock};
 use crate::graph::Edges;
 use crate::{
-    BoxError, ComponentEvents, Context, DeinitReport, DependencyError, InitError,
-    LifecycleBuilder, LifecycleEvent, Outcome, Phase, Shutdown, Stage,
+    BoxError, ComponentEvents, Context, DeinitReport, DependencyError, InitError, LifecycleBuilder,
+    LifecycleEvent, Outcome, Phase, Shutdown, Stage,
 };
 
 /// Named components that start in dependency order, stop in reverse, and roll back.
@@ -182,7 +182,9 @@ impl<C: Clock> Future for Guarded<'_, C> {
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<(usize, Outcome)> {
         let this = &mut *self;
         match catch_unwind(AssertUnwindSafe(|| this.future.as_mut().poll(cx))) {
-            Ok(Poll::Ready(result)) => return Poll::Ready((this.node, Outcome::from_result(result))),
+            Ok(Poll::Ready(result)) => {
+                return Poll::Ready((this.node, Outcome::from_result(result)));
+            }
             Err(payload) => return Poll::Ready((this.node, Outcome::from_panic(&*payload))),
             Ok(Poll::Pending) => {}
         }

@@ -170,7 +170,10 @@ impl<T> fmt::Display for ShutdownReport<T> {
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-pub async fn run_until_shutdown<C, F>(lifecycle: &Lifecycle<C>, main: F) -> ShutdownReport<F::Output>
+pub async fn run_until_shutdown<C, F>(
+    lifecycle: &Lifecycle<C>,
+    main: F,
+) -> ShutdownReport<F::Output>
 where
     C: Clock,
     F: IntoFuture,

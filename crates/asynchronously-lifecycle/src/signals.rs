@@ -97,8 +97,11 @@ impl Future for SignalWorker {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match Pin::new(&mut self.signals).poll_next(cx) {
             Poll::Ready(Some(Ok(signal))) => {
-                let signal =
-                    if signal == Signal::Int { StopSignal::Interrupt } else { StopSignal::Terminate };
+                let signal = if signal == Signal::Int {
+                    StopSignal::Interrupt
+                } else {
+                    StopSignal::Terminate
+                };
                 self.shutdown.trigger();
                 return Poll::Ready(Ok(Some(signal)));
             }
