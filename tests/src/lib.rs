@@ -41,4 +41,6 @@ mod guides {
     struct Gather;
     #[doc = include_str!("../../docs/guide/priority-semaphore.md")]
     struct PrioritySemaphore;
+    #[doc = include_str!("../../docs/guide/lifecycle.md")]
+    struct Lifecycle;
 }

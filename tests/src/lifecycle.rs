@@ -1182,6 +1182,50 @@ runtime_test!(
     }
 );
 
+// --- signals ----------------------------------------------------------------------------
+
+/// Signals are process-wide: one test at a time raises one, and only while its handler is
+/// registered (an unhandled SIGTERM would end the whole test process).
+#[cfg(unix)]
+static SIGNALS: Mutex<()> = Mutex::new(());
+
+#[cfg(unix)]
+runtime_test!(
+    async fn a_sigterm_raised_in_process_shuts_down_cleanly() {
+        use asynchronously::lifecycle::StopSignal;
+
+        let _one_at_a_time = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let clock = VirtualClock::new();
+        let log = Log::default();
+        let mut builder = builder(&clock);
+        builder.component("db", instant(&clock, &log, "db"));
+        builder.component("api", instant(&clock, &log, "api")).after("db");
+        let lifecycle = builder.build().unwrap();
+        // Registered when `on_signals` returns, before the signal is raised.
+        let signals = lifecycle.shutdown().on_signals().unwrap();
+        rustix::process::kill_process(rustix::process::getpid(), rustix::process::Signal::TERM)
+            .unwrap();
+        let (report, signal) =
+            futures::join!(run_until_shutdown(&lifecycle, std::future::pending::<()>()), signals);
+        assert_eq!(signal.unwrap(), Some(StopSignal::Terminate));
+        assert_eq!(report.reason(), ShutdownReason::Triggered);
+        assert!(report.is_clean(), "{report}");
+        assert_eq!(log.lines(), ["init db", "init api", "deinit api", "deinit db"]);
+    }
+);
+
+#[cfg(unix)]
+runtime_test!(
+    async fn the_signal_worker_ends_when_shutdown_fires_another_way() {
+        let _one_at_a_time = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let lifecycle = Lifecycle::builder().build().unwrap();
+        let signals = lifecycle.shutdown().on_signals().unwrap();
+        let (report, signal) = futures::join!(run_until_shutdown(&lifecycle, async {}), signals);
+        assert_eq!(report.reason(), ShutdownReason::MainReturned);
+        assert_eq!(signal.unwrap(), None);
+    }
+);
+
 // --- properties ---------------------------------------------------------------------------
 
 proptest! {
