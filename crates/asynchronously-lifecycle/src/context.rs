@@ -1,10 +1,13 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Poll;
 
-use event_listener::Event;
+use event_listener::{Event, EventListener};
 
 use crate::graph::Graph;
 use crate::{ComponentEvents, LifecycleEvent, Phase, Shutdown, Stage};
@@ -15,13 +18,18 @@ pub(crate) type Hook = Arc<dyn Fn(&LifecycleEvent<'_>) + Send + Sync>;
 /// What components share with each other and with the lifecycle: names, the graph, provided
 /// values, the milestone flags and the shutdown trigger.
 pub(crate) struct Registry {
-    pub(crate) names: Vec<Box<str>>,
+    pub(crate) names: Vec<Arc<str>>,
     pub(crate) index: HashMap<Box<str>, usize>,
     pub(crate) graph: Mutex<Graph>,
     provided: Vec<Mutex<Vec<Arc<dyn Any + Send + Sync>>>>,
     flags: Vec<AtomicU16>,
-    /// Notified whenever a flag or the lifecycle's state changes.
-    pub(crate) changed: Event,
+    /// Notified whenever a flag or the lifecycle's state changes, if anyone listens.
+    changed: Event,
+    /// How many listeners of `changed` exist: notifying costs a lock, so it is skipped when
+    /// nobody waits (the common case while a lifecycle starts or stops).
+    listeners: AtomicUsize,
+    /// How many components ever provided a value: lets deinit skip the per-component lock.
+    providers: AtomicUsize,
     pub(crate) shutdown: Shutdown,
     pub(crate) hook: Option<Hook>,
 }
@@ -48,12 +56,12 @@ fn bit(phase: Phase, stage: Stage) -> u16 {
 
 impl Registry {
     pub(crate) fn new(
-        names: Vec<Box<str>>,
+        names: Vec<Arc<str>>,
         graph: Graph,
         shutdown: Shutdown,
         hook: Option<Hook>,
     ) -> Registry {
-        let index = names.iter().enumerate().map(|(i, name)| (name.clone(), i)).collect();
+        let index = names.iter().enumerate().map(|(i, name)| (Box::from(&**name), i)).collect();
         let len = names.len();
         Registry {
             names,
@@ -62,6 +70,8 @@ impl Registry {
             provided: (0..len).map(|_| Mutex::new(Vec::new())).collect(),
             flags: (0..len).map(|_| AtomicU16::new(0)).collect(),
             changed: Event::new(),
+            listeners: AtomicUsize::new(0),
+            providers: AtomicUsize::new(0),
             shutdown,
             hook,
         }
@@ -72,19 +82,34 @@ impl Registry {
     }
 
     pub(crate) fn has(&self, node: usize, phase: Phase, stage: Stage) -> bool {
-        self.flags[node].load(Ordering::Acquire) & bit(phase, stage) != 0
+        self.flags[node].load(Ordering::SeqCst) & bit(phase, stage) != 0
     }
 
     /// Records a milestone, tells the hook, and wakes whoever awaits milestones.
     pub(crate) fn mark(&self, node: usize, phase: Phase, stage: Stage) {
-        self.flags[node].fetch_or(bit(phase, stage), Ordering::AcqRel);
-        self.changed.notify(usize::MAX);
+        self.flags[node].fetch_or(bit(phase, stage), Ordering::SeqCst);
+        self.notify_changed();
         let name = &*self.names[node];
         self.emit(&match stage {
             Stage::Scheduled => LifecycleEvent::Scheduled { name, phase },
             Stage::Started => LifecycleEvent::Started { name, phase },
             Stage::Finished => return,
         });
+    }
+
+    /// Wakes the listeners of `changed`. Call after the change is visible.
+    pub(crate) fn notify_changed(&self) {
+        // SeqCst pairs with `listen`: either the listener sees the change when it checks
+        // again after registering, or this sees the listener.
+        if self.listeners.load(Ordering::SeqCst) > 0 {
+            self.changed.notify(usize::MAX);
+        }
+    }
+
+    /// Registers a listener for changes; check the condition again after calling this.
+    pub(crate) fn listen(self: &Arc<Self>) -> ChangeListener {
+        self.listeners.fetch_add(1, Ordering::SeqCst);
+        ChangeListener { listener: self.changed.listen(), registry: Arc::clone(self) }
     }
 
     pub(crate) fn emit(&self, event: &LifecycleEvent<'_>) {
@@ -102,6 +127,9 @@ impl Registry {
     }
 
     pub(crate) fn clear_provided(&self, node: usize) {
+        if self.providers.load(Ordering::Acquire) == 0 {
+            return;
+        }
         let values = std::mem::take(&mut *lock(&self.provided[node]));
         drop(values);
     }
@@ -127,6 +155,26 @@ impl Registry {
             }
         }
         None
+    }
+}
+
+/// A registered listener of [`Registry::listen`]; unregisters when dropped.
+pub(crate) struct ChangeListener {
+    listener: EventListener,
+    registry: Arc<Registry>,
+}
+
+impl Future for ChangeListener {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<()> {
+        Pin::new(&mut self.listener).poll(cx)
+    }
+}
+
+impl Drop for ChangeListener {
+    fn drop(&mut self) {
+        self.registry.listeners.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -197,6 +245,9 @@ impl Context {
     /// See [`Context`].
     pub fn provide<T: Any + Send + Sync>(&self, value: T) {
         let mut values = lock(&self.registry.provided[self.node]);
+        if values.is_empty() {
+            self.registry.providers.fetch_add(1, Ordering::Release);
+        }
         values.retain(|existing| !existing.is::<T>());
         values.push(Arc::new(value));
     }

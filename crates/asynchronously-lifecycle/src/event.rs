@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use event_listener::EventListener;
-
-use crate::context::Registry;
+use crate::context::{ChangeListener, Registry};
 use crate::{Outcome, Phase};
 
 /// A milestone within a phase, as in the seed's three events per phase.
@@ -219,7 +217,7 @@ pub struct Milestone {
     events: ComponentEvents,
     phase: Phase,
     stage: Stage,
-    listener: Option<EventListener>,
+    listener: Option<ChangeListener>,
 }
 
 impl Future for Milestone {
@@ -238,7 +236,7 @@ impl Future for Milestone {
                     }
                     self.listener = None;
                 }
-                None => self.listener = Some(self.events.registry.changed.listen()),
+                None => self.listener = Some(self.events.registry.listen()),
             }
         }
     }

@@ -163,7 +163,7 @@ impl<C: Clock> Shared<C> {
     }
 
     fn notify(&self) {
-        self.registry.changed.notify(usize::MAX);
+        self.registry.notify_changed();
     }
 }
 
@@ -393,7 +393,7 @@ impl<C: Clock> Lifecycle<C> {
                         graph.init_frozen = true;
                         break (control.status.clone(), Arc::clone(&graph.plan));
                     }
-                    InitState::Running => registry.changed.listen(),
+                    InitState::Running => shared.registry.listen(),
                 }
             };
             listener.await;
@@ -509,7 +509,7 @@ impl<C: Clock> Lifecycle<C> {
                 match (&control.deinit, &control.init) {
                     (DeinitState::Done(report), _) => return report.clone(),
                     (DeinitState::Running, _) | (DeinitState::Idle, InitState::Running) => {
-                        shared.registry.changed.listen()
+                        shared.registry.listen()
                     }
                     (DeinitState::Idle, _) => {
                         control.deinit = DeinitState::Running;
@@ -555,7 +555,7 @@ impl<C: Clock> Lifecycle<C> {
             status[node] = Status::Deinitialised;
             shared.finished(node, Phase::Deinit, &outcome);
             registry.clear_provided(node);
-            outcomes.push((registry.names[node].to_string(), outcome));
+            outcomes.push((Arc::clone(&registry.names[node]), outcome));
         };
         let deadline_passed = loop {
             match schedule.next(&mut overall).await {
@@ -577,7 +577,7 @@ impl<C: Clock> Lifecycle<C> {
                 }
             }
         }
-        DeinitReport { outcomes }
+        DeinitReport { outcomes: outcomes.into() }
     }
 
     /// Returns whether every component finished `init` successfully and `deinit` has not
@@ -636,7 +636,7 @@ impl<C: Clock> Lifecycle<C> {
                 if let Some(ready) = readiness(&control) {
                     return ready;
                 }
-                self.shared.registry.changed.listen()
+                self.shared.registry.listen()
             };
             listener.await;
         }

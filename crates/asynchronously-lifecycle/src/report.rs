@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use crate::Outcome;
 
 /// What a deinitialisation (or a rollback) did: every component's outcome, by name, in the
@@ -24,7 +26,7 @@ use crate::Outcome;
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct DeinitReport {
-    pub(crate) outcomes: Vec<(String, Outcome)>,
+    pub(crate) outcomes: Arc<[(Arc<str>, Outcome)]>,
 }
 
 impl DeinitReport {
@@ -69,7 +71,7 @@ impl DeinitReport {
     ///
     /// See [`Outcome`].
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (&str, &Outcome)> {
-        self.outcomes.iter().map(|(name, outcome)| (name.as_str(), outcome))
+        self.outcomes.iter().map(|(name, outcome)| (&**name, outcome))
     }
 
     /// Iterates over the names in the order the components finished.
@@ -78,7 +80,7 @@ impl DeinitReport {
     ///
     /// See [`DeinitReport`].
     pub fn names(&self) -> impl ExactSizeIterator<Item = &str> {
-        self.outcomes.iter().map(|(name, _)| name.as_str())
+        self.outcomes.iter().map(|(name, _)| &**name)
     }
 
     /// Iterates over the components whose outcome is not `Ok`.
