@@ -1187,14 +1187,14 @@ runtime_test!(
 /// Signals are process-wide: one test at a time raises one, and only while its handler is
 /// registered (an unhandled SIGTERM would end the whole test process).
 #[cfg(unix)]
-static SIGNALS: Mutex<()> = Mutex::new(());
+static SIGNALS: async_lock::Mutex<()> = async_lock::Mutex::new(());
 
 #[cfg(unix)]
 runtime_test!(
     async fn a_sigterm_raised_in_process_shuts_down_cleanly() {
         use asynchronously::lifecycle::StopSignal;
 
-        let _one_at_a_time = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = SIGNALS.lock().await;
         let clock = VirtualClock::new();
         let log = Log::default();
         let mut builder = builder(&clock);
@@ -1217,7 +1217,7 @@ runtime_test!(
 #[cfg(unix)]
 runtime_test!(
     async fn the_signal_worker_ends_when_shutdown_fires_another_way() {
-        let _one_at_a_time = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _one_at_a_time = SIGNALS.lock().await;
         let lifecycle = Lifecycle::builder().build().unwrap();
         let signals = lifecycle.shutdown().on_signals().unwrap();
         let (report, signal) = futures::join!(run_until_shutdown(&lifecycle, async {}), signals);
