@@ -57,3 +57,18 @@ fn cache() {
     fn assert_send<T: Send>(_: &T) {}
     assert_send(&memo.call(1));
 }
+
+fn lifecycle() {
+    use asynchronously::lifecycle::{Lifecycle, run_until_shutdown};
+
+    fn assert_send<T: Send>(_: &T) {}
+    let lifecycle = Lifecycle::builder().with_clock(VirtualClock::new()).build().unwrap();
+    assert_send_sync(&lifecycle);
+    assert_send(&lifecycle.init());
+    assert_send(&lifecycle.deinit());
+    assert_send(&lifecycle.ready());
+    assert_send(&run_until_shutdown(&lifecycle, std::future::ready(())));
+    assert_send_sync_unpin(&lifecycle.shutdown().wait());
+    #[cfg(unix)]
+    assert_send(&lifecycle.shutdown().on_signals());
+}

@@ -16,6 +16,8 @@ mod cache;
 #[cfg(test)]
 mod gather;
 #[cfg(test)]
+mod lifecycle;
+#[cfg(test)]
 mod periodic;
 #[cfg(test)]
 mod priority_semaphore;
@@ -47,4 +49,6 @@ mod guides {
     struct Ratelimit;
     #[doc = include_str!("../../docs/guide/cache.md")]
     struct Cache;
+    #[doc = include_str!("../../docs/guide/lifecycle.md")]
+    struct Lifecycle;
 }

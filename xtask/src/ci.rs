@@ -11,7 +11,7 @@ pub(crate) const RUNTIMES: &[&str] = &["tokio", "smol", "async-std"];
 /// `crates/`, the facade's features and re-exports, the guides, tests, benches and
 /// `docs/ARCHITECTURE.md`.
 pub(crate) const CAPABILITIES: &[&str] =
-    &["retry", "periodic", "gather", "priority-semaphore", "ratelimit", "cache"];
+    &["retry", "periodic", "gather", "priority-semaphore", "ratelimit", "cache", "lifecycle"];
 
 type Step = fn() -> Result<(), String>;
 

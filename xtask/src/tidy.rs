@@ -269,6 +269,10 @@ fn cargo_tree(root: &Path) -> Result<String, String> {
             "-p",
             "asynchronously",
             "--all-features",
+            // lifecycle's optional `signals` uses async-signal, whose async-io reactor runs
+            // on its own thread and needs no executor; it is not a runtime users must run.
+            "--prune",
+            "async-signal",
             "--prefix",
             "none",
         ])

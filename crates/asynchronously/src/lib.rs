@@ -6,6 +6,7 @@
 //! | [`retry`] | retry fallible operations with backoff, limits, budgets and hooks |
 //! | [`periodic`] | run jobs on a period, with overlap and missed-tick policies; schedule one-shot payloads |
 //! | [`gather`] | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
+//! | [`lifecycle`] | start components in dependency order, stop them in reverse, roll back on failure; shutdown and run phases |
 //! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves higher priorities first |
 //! | [`ratelimit`] | limit rates: GCRA with fair waiting, sliding windows, composite and keyed limiters, lockouts |
 //! | [`cache`] | cache async computations: single flight per key, TTL, LRU, stale-while-revalidate |
@@ -56,6 +57,9 @@ pub use asynchronously_priority_semaphore as priority_semaphore;
 #[doc(inline)]
 pub use asynchronously_cache as cache;
 
+#[cfg(feature = "lifecycle")]
+#[doc(inline)]
+pub use asynchronously_lifecycle as lifecycle;
 #[cfg(feature = "ratelimit")]
 #[doc(inline)]
 pub use asynchronously_ratelimit as ratelimit;
