@@ -23,6 +23,8 @@ mod retry;
 mod support;
 #[cfg(test)]
 mod time;
+#[cfg(test)]
+mod waterfall;
 
 /// The README and every guide, compiled and run as doctests.
 #[cfg(doctest)]
@@ -39,4 +41,6 @@ mod guides {
     struct Gather;
     #[doc = include_str!("../../docs/guide/priority-semaphore.md")]
     struct PrioritySemaphore;
+    #[doc = include_str!("../../docs/guide/waterfall.md")]
+    struct Waterfall;
 }

@@ -7,6 +7,7 @@
 //! | [`periodic`] | run jobs on a period, with overlap and missed-tick policies; schedule one-shot payloads |
 //! | [`gather`] | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
 //! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves higher priorities first |
+//! | [`waterfall`] | batch items by count, weight or time, with per-item results and back-pressure |
 //!
 //! Each module is also its own crate (`asynchronously-time`, …) behind a feature of the same
 //! name; all are on by default. No module spawns tasks: background work is returned as a
@@ -49,3 +50,7 @@ pub use asynchronously_gather as gather;
 #[cfg(feature = "priority-semaphore")]
 #[doc(inline)]
 pub use asynchronously_priority_semaphore as priority_semaphore;
+
+#[cfg(feature = "waterfall")]
+#[doc(inline)]
+pub use asynchronously_waterfall as waterfall;
