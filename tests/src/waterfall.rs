@@ -35,10 +35,13 @@ const _: () = {
     assert_send_unpin::<WaterfallWorker<u32, BatchFn, VirtualClock>>();
 };
 
+/// Batches with the (virtual) time each was sent at.
+type Timed<At, T> = Vec<(At, Vec<T>)>;
+
 /// The batches a batch function received, with the virtual instant of each call.
 #[derive(Clone, Default)]
 struct Batches<T> {
-    seen: Arc<Mutex<Vec<(Duration, Vec<T>)>>>,
+    seen: Arc<Mutex<Timed<Duration, T>>>,
 }
 
 impl<T: Clone> Batches<T> {
@@ -992,7 +995,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..60),
     ) {
         let clock = VirtualClock::new();
-        let batches: Arc<Mutex<Vec<(Instant, Vec<(u32, usize)>)>>> = Arc::default();
+        let batches: Arc<Mutex<Timed<Instant, (u32, usize)>>> = Arc::default();
         let (waterfall, mut worker) = Waterfall::builder(max_items, ms(100))
             .max_weight(max_weight, |item: &(u32, usize)| item.1)
             .queue_capacity(capacity)
