@@ -29,6 +29,8 @@ mod retry;
 mod support;
 #[cfg(test)]
 mod time;
+#[cfg(test)]
+mod waterfall;
 
 /// The README and every guide, compiled and run as doctests.
 #[cfg(doctest)]
@@ -51,4 +53,6 @@ mod guides {
     struct Cache;
     #[doc = include_str!("../../docs/guide/lifecycle.md")]
     struct Lifecycle;
+    #[doc = include_str!("../../docs/guide/waterfall.md")]
+    struct Waterfall;
 }

@@ -10,8 +10,16 @@ pub(crate) const RUNTIMES: &[&str] = &["tokio", "smol", "async-std"];
 /// The capabilities that have landed, in facade order; `tidy` checks this list against
 /// `crates/`, the facade's features and re-exports, the guides, tests, benches and
 /// `docs/ARCHITECTURE.md`.
-pub(crate) const CAPABILITIES: &[&str] =
-    &["retry", "periodic", "gather", "priority-semaphore", "ratelimit", "cache", "lifecycle"];
+pub(crate) const CAPABILITIES: &[&str] = &[
+    "lifecycle",
+    "retry",
+    "periodic",
+    "gather",
+    "cache",
+    "ratelimit",
+    "waterfall",
+    "priority-semaphore",
+];
 
 type Step = fn() -> Result<(), String>;
 

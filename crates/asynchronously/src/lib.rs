@@ -3,13 +3,14 @@
 //! | Module | Use it to |
 //! |---|---|
 //! | [`time`] | read time and sleep through a [`Clock`](time::Clock); test timing on a [`VirtualClock`](time::VirtualClock) |
+//! | [`lifecycle`] | start components in dependency order, stop them in reverse, roll back on failure; shutdown and run phases |
 //! | [`retry`] | retry fallible operations with backoff, limits, budgets and hooks |
 //! | [`periodic`] | run jobs on a period, with overlap and missed-tick policies; schedule one-shot payloads |
 //! | [`gather`] | join many futures safely: strict, keyed, settled, racing; task groups; a sync bridge |
-//! | [`lifecycle`] | start components in dependency order, stop them in reverse, roll back on failure; shutdown and run phases |
-//! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves higher priorities first |
-//! | [`ratelimit`] | limit rates: GCRA with fair waiting, sliding windows, composite and keyed limiters, lockouts |
 //! | [`cache`] | cache async computations: single flight per key, TTL, LRU, stale-while-revalidate |
+//! | [`ratelimit`] | limit rates: GCRA with fair waiting, sliding windows, composite and keyed limiters, lockouts |
+//! | [`waterfall`] | batch items by count, weight or time, with per-item results and back-pressure |
+//! | [`priority_semaphore`] | limit concurrency with a fair semaphore that serves lower priority values first, FIFO among equals |
 //!
 //! Each module is also its own crate (`asynchronously-time`, …) behind a feature of the same
 //! name; all are on by default. No module spawns tasks: background work is returned as a
@@ -37,6 +38,10 @@
 #[doc(inline)]
 pub use asynchronously_time as time;
 
+#[cfg(feature = "lifecycle")]
+#[doc(inline)]
+pub use asynchronously_lifecycle as lifecycle;
+
 #[cfg(feature = "retry")]
 #[doc(inline)]
 pub use asynchronously_retry as retry;
@@ -49,17 +54,18 @@ pub use asynchronously_periodic as periodic;
 #[doc(inline)]
 pub use asynchronously_gather as gather;
 
-#[cfg(feature = "priority-semaphore")]
-#[doc(inline)]
-pub use asynchronously_priority_semaphore as priority_semaphore;
-
 #[cfg(feature = "cache")]
 #[doc(inline)]
 pub use asynchronously_cache as cache;
 
-#[cfg(feature = "lifecycle")]
-#[doc(inline)]
-pub use asynchronously_lifecycle as lifecycle;
 #[cfg(feature = "ratelimit")]
 #[doc(inline)]
 pub use asynchronously_ratelimit as ratelimit;
+
+#[cfg(feature = "waterfall")]
+#[doc(inline)]
+pub use asynchronously_waterfall as waterfall;
+
+#[cfg(feature = "priority-semaphore")]
+#[doc(inline)]
+pub use asynchronously_priority_semaphore as priority_semaphore;
