@@ -531,6 +531,98 @@ impl<C: Clock> PrioritySemaphore<C> {
         Ok(())
     }
 
+    /// Destroys up to `permits` free permits without holding them, and returns how many it
+    /// destroyed (fewer when fewer are free). The [total](Self::total_permits) shrinks by as
+    /// many; queued requests larger than the new (non-zero) total fail with
+    /// [`AcquireError::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(5);
+    /// let _held = semaphore.try_acquire_many(2, Priority::NORMAL)?;
+    /// assert_eq!(semaphore.forget_permits(4), 3, "only three were free");
+    /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (0, 2));
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    pub fn forget_permits(&self, permits: usize) -> usize {
+        let queue = self.lock();
+        // Under the lock: free permits leave the count only here and through the fast path,
+        // and the compare-and-swap below races only fast paths.
+        let mut state = self.state.load(Ordering::Relaxed);
+        let taken = loop {
+            let taken = permits.min(state & PERMITS);
+            match self.state.compare_exchange_weak(
+                state,
+                state - taken,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break taken,
+                Err(actual) => state = actual,
+            }
+        };
+        if taken == 0 {
+            return 0;
+        }
+        let total = self.total.load(Ordering::Relaxed) - taken;
+        self.total.store(total, Ordering::Release);
+        let queue = self.reject_too_large(queue, total);
+        self.dispatch_and_unlock(queue, 0);
+        taken
+    }
+
+    /// Waits for one permit at `priority`, blocking the current thread.
+    ///
+    /// For synchronous code that shares a limit with async code. Do not call it from inside
+    /// an async task: it blocks the executor thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// let permit = semaphore.acquire_blocking(Priority::NORMAL)?;
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// # drop(permit);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// ```
+    pub fn acquire_blocking(&self, priority: Priority) -> Result<Permit<'_, C>, AcquireError> {
+        block_on(self.acquire(priority))
+    }
+
+    /// Waits for `permits` permits at `priority`, blocking the current thread, as
+    /// [`acquire_blocking`](Self::acquire_blocking).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(3);
+    /// let permit = semaphore.acquire_many_blocking(2, Priority::NORMAL)?;
+    /// assert_eq!(permit.num_permits(), 2);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// ```
+    pub fn acquire_many_blocking(
+        &self,
+        permits: usize,
+        priority: Priority,
+    ) -> Result<Permit<'_, C>, AcquireError> {
+        block_on(self.acquire_many(permits, priority))
+    }
+
     /// Closes the semaphore: every queued waiter and every later acquire gets
     /// [`AcquireError::Closed`] (or [`TryAcquireError::Closed`]).
     ///
@@ -733,9 +825,11 @@ impl<C: Clock> PrioritySemaphore<C> {
             return Err(TryAcquireError::TooLarge { requested: permits, total });
         }
         if queue.is_empty() {
-            // `WAITERS` is clear: race the fast path fairly.
+            // `WAITERS` is clear and stays clear while we hold the lock (only a waiter queueing
+            // sets it, under the lock): the compare-and-swap races only other fast paths.
+            let taken = self.try_take_fast(permits);
             drop(queue);
-            return match self.try_take_fast(permits) {
+            return match taken {
                 Fast::Taken => Ok(()),
                 Fast::NotEnough | Fast::Slow => Err(TryAcquireError::NoPermits),
             };
@@ -922,10 +1016,14 @@ impl<C: Clock> PrioritySemaphore<C> {
         if total == 0 {
             return queue;
         }
+        // One pass over the slab: a slot freed behind the cursor while unlocked is reused
+        // only by a waiter that registered against the new total, which it fits.
+        let mut from = 0;
         loop {
             let mut wakers = WakeList::new();
             while !wakers.is_full() {
-                let Some(slot_idx) = queue.find_larger_than(total) else { break };
+                let Some(slot_idx) = queue.find_larger_than(total, from) else { break };
+                from = slot_idx + 1;
                 wakers.push(queue.finish(slot_idx, Outcome::TooLarge { total }));
             }
             let full = wakers.is_full();
@@ -1009,6 +1107,28 @@ impl<C: Clock> PrioritySemaphore<C> {
     fn lock(&self) -> MutexGuard<'_, Queue> {
         // No user code runs under this lock, so a poisoned lock still holds a consistent queue.
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Polls `future` to completion on this thread, parking between wake-ups.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
     }
 }
 
