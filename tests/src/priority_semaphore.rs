@@ -1408,3 +1408,27 @@ runtime_test!(
         assert_eq!(semaphore.available_permits(), 1);
     }
 );
+
+runtime_test!(
+    async fn aging_needs_no_timer_and_no_wake_up_while_no_permit_is_free() {
+        let clock = VirtualClock::new();
+        let semaphore = aging_semaphore(&clock, 50);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let counters: Vec<_> = (0..10).map(|_| counting_waker()).collect();
+        let mut waiters: Vec<_> =
+            (0..10).map(|p| Box::pin(semaphore.acquire(Priority::new(p * 3)))).collect();
+        for (waiter, (_, waker)) in waiters.iter_mut().zip(&counters) {
+            assert!(waiter.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+        }
+        assert_eq!(clock.pending_sleepers(), 0, "no timer while every permit is held");
+        clock.advance(ms(1_000));
+        assert!(counters.iter().all(|(counter, _)| wakes(counter) == 0), "nobody woken by aging");
+        drop(held);
+        // Served in aged order: all at the maximum boost, so by base priority.
+        for waiter in &mut waiters {
+            drop(ready(waiter).unwrap());
+        }
+        assert_idle(&semaphore, 1);
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);

@@ -1,7 +1,8 @@
 use std::fmt;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Poll, Waker};
+use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use asynchronously_time::{Clock, RealClock};
@@ -73,7 +74,7 @@ const PERMITS: usize = WAITERS - 1;
 /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
-pub struct PrioritySemaphore<C = RealClock> {
+pub struct PrioritySemaphore<C: Clock = RealClock> {
     /// Free permits plus the `CLOSED` and `WAITERS` flags. `WAITERS` is only changed, and
     /// permits are only taken while it is set, under the `queue` lock.
     state: AtomicUsize,
@@ -81,7 +82,26 @@ pub struct PrioritySemaphore<C = RealClock> {
     total: AtomicUsize,
     queue: Mutex<Queue>,
     aging: Option<Aging>,
+    /// On an aging semaphore, the one timer for the next moment the queue's order can change
+    /// while free permits wait for a blocked head. Only locked under the `queue` lock.
+    aging_timer: Mutex<AgingTimer<C>>,
     clock: C,
+}
+
+/// The semaphore-level aging timer. Its sleep is always polled with the waker of a waiter
+/// still queued (`owner`), so whoever it wakes polls it again.
+struct AgingTimer<C: Clock> {
+    sleep: Option<C::Sleep>,
+    /// The instant the sleep is set for.
+    at: Option<Instant>,
+    /// The queued waiter (slot, sequence number) whose waker the sleep holds.
+    owner: Option<(usize, u64)>,
+}
+
+impl<C: Clock> AgingTimer<C> {
+    const fn new() -> AgingTimer<C> {
+        AgingTimer { sleep: None, at: None, owner: None }
+    }
 }
 
 /// What the lock-free fast path found.
@@ -132,6 +152,7 @@ impl PrioritySemaphore<RealClock> {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue::new()),
             aging: None,
+            aging_timer: Mutex::new(AgingTimer::new()),
             clock: RealClock,
         }
     }
@@ -165,6 +186,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue::new()),
             aging,
+            aging_timer: Mutex::new(AgingTimer::new()),
             clock,
         }
     }
@@ -651,10 +673,13 @@ impl<C: Clock> PrioritySemaphore<C> {
                 wakers.push(queue.finish(slot_idx, Outcome::Closed));
             }
             let more = !queue.is_empty();
+            let mut stale = None;
             if !more {
                 self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+                stale = self.arm_aging(&queue);
             }
             drop(queue);
+            drop(stale);
             wakers.wake_all();
             if !more {
                 return;
@@ -863,7 +888,7 @@ impl<C: Clock> PrioritySemaphore<C> {
         permits: usize,
         priority: Priority,
         waker: &Waker,
-    ) -> Result<Option<(usize, Status, Option<Instant>)>, AcquireError> {
+    ) -> Result<Option<(usize, Status)>, AcquireError> {
         // Prepared before locking, to keep the critical section short under contention.
         let waker = waker.clone();
         let enqueued = self.aging.map(|_| self.clock.now());
@@ -890,19 +915,62 @@ impl<C: Clock> PrioritySemaphore<C> {
             return rejection.map_or(Ok(None), Err);
         }
         let (slot_idx, status) = queue.push(permits, priority, waker, enqueued);
-        Ok(Some((slot_idx, status, enqueued)))
+        let stale = self.arm_aging(&queue);
+        drop(queue);
+        drop(stale);
+        Ok(Some((slot_idx, status)))
     }
 
-    /// The aging configuration, if any.
-    pub(crate) fn aging(&self) -> Option<Aging> {
-        self.aging
+    /// On an aging semaphore, arms its one timer for the next moment the order of the queue
+    /// can change, if free permits are kept for a blocked head meanwhile (otherwise the next
+    /// release or arrival compares effective priorities anyway), and disarms it when not
+    /// needed. Called under the queue lock; returns a sleep to drop after unlocking.
+    fn arm_aging(&self, queue: &Queue) -> Option<C::Sleep> {
+        let aging = self.aging?;
+        let mut timer = self.aging_timer.lock().unwrap_or_else(PoisonError::into_inner);
+        let needed = !queue.is_empty() && self.state.load(Ordering::Acquire) & PERMITS != 0;
+        let next = if needed { queue.next_aging_step(aging, self.clock.now()) } else { None };
+        let Some(next) = next else {
+            timer.at = None;
+            timer.owner = None;
+            return timer.sleep.take();
+        };
+        let owned = timer.owner.is_some_and(|(slot_idx, seq)| queue.is_queued(slot_idx, seq));
+        if owned && timer.at == Some(next) {
+            return None;
+        }
+        let (slot_idx, seq, waker) = queue.front_waker()?;
+        match &mut timer.sleep {
+            Some(sleep) => self.clock.reset(sleep, next),
+            None => timer.sleep = Some(self.clock.sleep_until(next)),
+        }
+        timer.at = Some(next);
+        timer.owner = Some((slot_idx, seq));
+        let sleep = timer.sleep.as_mut().expect("set above");
+        if Pin::new(sleep).poll(&mut Context::from_waker(waker)).is_ready() {
+            // Already due: have its owner poll again and act on it.
+            waker.wake_by_ref();
+        }
+        None
     }
 
-    /// Re-runs the hand-off after a waiter's effective priority changed with time: aging may
-    /// have put a waiter that fits in the free permits at the head of the queue.
-    #[inline(never)]
-    pub(crate) fn reconsider(&self) {
-        self.dispatch_and_unlock(self.lock(), 0);
+    /// Polls the aging timer for a queued waiter being polled, which becomes its owner.
+    /// Returns whether it fired: the order may have changed.
+    fn poll_aging(&self, queue: &Queue, slot_idx: usize, waker: &Waker) -> bool {
+        if self.aging.is_none() {
+            return false;
+        }
+        let mut timer = self.aging_timer.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = queue.seq(slot_idx);
+        let Some(sleep) = timer.sleep.as_mut() else { return false };
+        if Pin::new(sleep).poll(&mut Context::from_waker(waker)).is_ready() {
+            timer.at = None;
+            timer.owner = None;
+            true
+        } else {
+            timer.owner = Some((slot_idx, seq));
+            false
+        }
     }
 
     /// Polls a queued acquire. The outcome is read without the lock; only a waiter still
@@ -922,6 +990,13 @@ impl<C: Clock> PrioritySemaphore<C> {
                 match status.load() {
                     Outcome::Waiting => {
                         let replaced = queue.update_waker(slot_idx, waker);
+                        if self.poll_aging(&queue, slot_idx, waker) {
+                            // The order changed with time: a waiter that fits in the free
+                            // permits may now be first in line (this one, perhaps).
+                            self.dispatch_and_unlock(queue, 0);
+                            drop(replaced);
+                            return self.poll_queued(slot_idx, status, permits, waker);
+                        }
                         drop(queue);
                         drop(replaced);
                         return Poll::Pending;
@@ -1048,7 +1123,9 @@ impl<C: Clock> PrioritySemaphore<C> {
         loop {
             let mut wakers = WakeList::new();
             let more = self.dispatch(&mut queue, &mut wakers, &mut in_hand);
+            let stale = if more { None } else { self.arm_aging(&queue) };
             drop(queue);
+            drop(stale);
             wakers.wake_all();
             if !more {
                 return;

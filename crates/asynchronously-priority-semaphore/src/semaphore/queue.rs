@@ -415,6 +415,38 @@ impl Queue {
         None
     }
 
+    /// The earliest instant after `now` at which the front of some level (the only waiters
+    /// whose order against other levels can change) gains an aging step, if any still can.
+    pub(crate) fn next_aging_step(&self, aging: Aging, now: Instant) -> Option<Instant> {
+        let interval = aging.interval.as_nanos();
+        self.levels
+            .iter()
+            .filter_map(|level| {
+                let enqueued = self.slots[level.head].enqueued?;
+                let steps = now.saturating_duration_since(enqueued).as_nanos() / interval;
+                let steps = u32::try_from(steps).ok().filter(|&steps| steps < aging.max_boost)?;
+                enqueued.checked_add(aging.interval.checked_mul(steps + 1)?)
+            })
+            .min()
+    }
+
+    /// The front waiter of the best level: its slot, sequence number and waker.
+    pub(crate) fn front_waker(&self) -> Option<(usize, u64, &Waker)> {
+        let slot_idx = self.levels.first()?.head;
+        let slot = &self.slots[slot_idx];
+        Some((slot_idx, slot.seq, slot.waker.as_ref()?))
+    }
+
+    /// Whether `slot_idx` still holds the queued waiter numbered `seq`.
+    pub(crate) fn is_queued(&self, slot_idx: usize, seq: u64) -> bool {
+        self.slots.get(slot_idx).is_some_and(|slot| slot.queued && slot.seq == seq)
+    }
+
+    /// The sequence number of a queued slot.
+    pub(crate) fn seq(&self, slot_idx: usize) -> u64 {
+        self.slots[slot_idx].seq
+    }
+
     /// Any waiting slot (used to empty the queue on close).
     pub(crate) fn any_waiting(&self) -> Option<usize> {
         self.levels.first().map(|level| level.head)
