@@ -8,12 +8,11 @@
 //! without taking the lock. While the status says waiting, the slot belongs to that future.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::Priority;
+use crate::sync::{Arc, AtomicUsize, Ordering, fence};
 
 const NONE: usize = usize::MAX;
 
@@ -58,7 +57,13 @@ impl Status {
 
     /// Whether a future still holds this cell.
     fn is_shared(&self) -> bool {
-        Arc::strong_count(&self.0) != 1
+        if Arc::strong_count(&self.0) != 1 {
+            return true;
+        }
+        // The count is read `Relaxed`: this fence pairs with the `Release` decrement of the
+        // previous future's drop, so its last read of the cell happens before the reuse.
+        fence(Ordering::Acquire);
+        false
     }
 
     fn store(&self, outcome: Outcome) {
