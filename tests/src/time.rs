@@ -361,6 +361,9 @@ fn spawn_ticker(
 runtime_test!(async fn run_for_lets_spawned_code_reach_its_first_sleep(rt) {
     for _ in 0..20 {
         let clock = VirtualClock::new();
+        // The default window is 5 ms; this machine is shared with parallel builds, whose
+        // scheduling delays a worker thread by more than that now and then.
+        clock.set_settle_window(ms(25));
         let ticker = spawn_ticker(rt, &clock, || Box::pin(async {}));
         // No wait for the ticker's first sleep: run_for gives it the chance itself.
         clock.run_for(secs(1)).await;
@@ -371,6 +374,7 @@ runtime_test!(async fn run_for_lets_spawned_code_reach_its_first_sleep(rt) {
 
 runtime_test!(async fn run_for_waits_for_a_reaction_that_works_a_millisecond(rt) {
     let clock = VirtualClock::new();
+    clock.set_settle_window(ms(25));
     let ticker = spawn_ticker(rt, &clock, || {
         Box::pin(async {
             // Busy for a millisecond of real time without touching the virtual clock.
@@ -387,6 +391,7 @@ runtime_test!(async fn run_for_waits_for_a_reaction_that_works_a_millisecond(rt)
 
 runtime_test!(async fn run_for_waits_for_a_reaction_through_a_helper_task(rt) {
     let clock = VirtualClock::new();
+    clock.set_settle_window(ms(25));
     let ticker = spawn_ticker(rt, &clock, move || {
         // The reaction hops through a helper task that yields three times, and a channel.
         let (done, finished) = futures::channel::oneshot::channel();
