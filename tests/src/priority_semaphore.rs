@@ -1432,3 +1432,41 @@ runtime_test!(
         assert_eq!(clock.pending_sleepers(), 0);
     }
 );
+
+/// A waker owning a permit of an aging semaphore on the virtual clock.
+struct VirtualPermitOwningWaker(
+    #[expect(dead_code, reason = "held only to be dropped")] OwnedPermit<VirtualClock>,
+);
+
+impl Wake for VirtualPermitOwningWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[test]
+fn a_clock_waker_that_owns_an_aging_semaphores_permit_does_not_deadlock_the_clock() {
+    use asynchronously::time::Clock;
+    without_deadlock(|| {
+        let clock = VirtualClock::new();
+        let semaphore = Arc::new(
+            PrioritySemaphore::builder(3).aging(ms(10), 5).clock(clock.clone()).build().unwrap(),
+        );
+        let held = Arc::clone(&semaphore).try_acquire_many_owned(2, Priority::NORMAL).unwrap();
+        // A blocked head with a free permit kept for it: the semaphore's aging timer is armed.
+        let mut head = Box::pin(semaphore.acquire_many(3, Priority::NORMAL));
+        assert!(poll(&mut head).is_pending());
+        let mut behind = Box::pin(semaphore.acquire(Priority::LOW));
+        assert!(poll(&mut behind).is_pending());
+        // A sleep whose waker owns the permits: replacing or dropping that waker releases
+        // them, which re-arms the aging timer on the same clock.
+        let owning = Waker::from(Arc::new(VirtualPermitOwningWaker(held)));
+        let mut sleep = Box::pin(clock.sleep(ms(1_000)));
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(&owning)).is_pending());
+        drop(owning);
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        drop(ready(&mut head).unwrap());
+        drop(ready(&mut behind).unwrap());
+        drop(sleep);
+        assert_idle(&semaphore, 3);
+        assert_eq!(clock.pending_sleepers(), 0, "the aging timer is gone with the queue");
+    });
+}
