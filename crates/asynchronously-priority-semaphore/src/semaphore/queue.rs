@@ -274,8 +274,13 @@ impl Queue {
         let base = i64::from(slot.priority.value());
         match (aging, slot.enqueued) {
             (Some((aging, now)), Some(enqueued)) => {
-                let waited = now.saturating_duration_since(enqueued).as_nanos();
-                let steps = (waited / aging.interval.as_nanos()).min(u128::from(aging.max_boost));
+                let waited = now.saturating_duration_since(enqueued);
+                if waited < aging.interval {
+                    // No step yet: the common case of a short wait, without a 128-bit division.
+                    return base;
+                }
+                let steps = (waited.as_nanos() / aging.interval.as_nanos())
+                    .min(u128::from(aging.max_boost));
                 // `steps <= u32::MAX`, so the conversion is lossless.
                 base - i64::try_from(steps).unwrap_or(i64::from(u32::MAX))
             }
