@@ -1239,3 +1239,234 @@ proptest! {
         prop_assert_eq!(semaphore.available_permits(), total, "every permit came back");
     }
 }
+
+// ---- Issue 19: races, scale and the tokio / async-lock parity API ----
+
+#[test]
+fn try_acquire_never_refuses_while_a_permit_is_free_and_it_is_first_in_line() {
+    // Two of three permits stay free; a second thread keeps queueing and cancelling a request
+    // for all three at a worse priority, which can never be served (one is held for good).
+    let semaphore = Arc::new(PrioritySemaphore::new(3));
+    let _pinned = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let queuer = {
+        let (semaphore, stop) = (Arc::clone(&semaphore), Arc::clone(&stop));
+        std::thread::spawn(move || {
+            while !stop.load(SeqCst) {
+                let mut waiter = semaphore.acquire_many(3, Priority::LOW);
+                assert!(poll(&mut waiter).is_pending());
+            }
+        })
+    };
+    let refused = (0..200_000).filter(|_| semaphore.try_acquire(Priority::HIGH).is_err()).count();
+    stop.store(true, SeqCst);
+    queuer.join().unwrap();
+    assert_eq!(refused, 0, "try_acquire refused with permits free and nobody ahead");
+}
+
+runtime_test!(
+    async fn ten_thousand_distinct_priorities_are_served_best_first() {
+        let semaphore = PrioritySemaphore::new(0);
+        let mut seed = 19;
+        let mut priorities: Vec<i32> = (0..10_000).collect();
+        for i in (1..priorities.len()).rev() {
+            let j = usize::try_from(splitmix(&mut seed) % (i as u64 + 1)).unwrap();
+            priorities.swap(i, j);
+        }
+        let mut waiters: Vec<_> = priorities
+            .iter()
+            .map(|&p| (p, Box::pin(semaphore.acquire(Priority::new(p)))))
+            .collect();
+        for (_, waiter) in &mut waiters {
+            assert!(poll(waiter).is_pending());
+        }
+        assert_eq!(semaphore.waiting_total(), 10_000);
+        waiters.sort_by_key(|&(p, _)| p);
+        semaphore.add_permits(1).unwrap();
+        for (p, waiter) in &mut waiters {
+            let permit = ready(waiter).unwrap_or_else(|_| panic!("priority {p} served in order"));
+            assert_eq!(semaphore.waiting_total(), 9_999 - usize::try_from(*p).unwrap());
+            drop(permit);
+        }
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn forgetting_rejects_every_one_of_many_waiters_that_no_longer_fit() {
+        let semaphore = PrioritySemaphore::new(3);
+        let held = semaphore.try_acquire_many(3, Priority::NORMAL).unwrap();
+        let mut large: Vec<_> =
+            (0..5_000).map(|i| Box::pin(semaphore.acquire_many(3, Priority::new(i)))).collect();
+        let mut small: Vec<_> =
+            (0..5_000).map(|i| Box::pin(semaphore.acquire(Priority::new(i)))).collect();
+        for waiter in large.iter_mut().chain(&mut small) {
+            assert!(poll(waiter).is_pending());
+        }
+        let mut held = held;
+        let one = held.split(1).unwrap();
+        one.forget();
+        assert_eq!(semaphore.total_permits(), 2);
+        for waiter in &mut large {
+            assert_eq!(
+                ready(waiter).unwrap_err(),
+                AcquireError::TooLarge { requested: 3, total: 2 }
+            );
+        }
+        assert_eq!(semaphore.waiting_total(), 5_000, "the requests that fit stay queued");
+        drop(held);
+        for waiter in &mut small {
+            drop(ready(waiter).unwrap());
+        }
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn split_and_merge_give_back_part_of_a_permit() {
+        let semaphore = PrioritySemaphore::new(5);
+        let mut permit = semaphore.acquire_many(5, Priority::HIGH).await.unwrap();
+        let mut waiter = Box::pin(semaphore.acquire_many(2, Priority::NORMAL));
+        assert!(poll(&mut waiter).is_pending());
+        assert!(permit.split(6).is_none(), "cannot split more than held");
+        assert_eq!(permit.num_permits(), 5);
+        let part = permit.split(2).unwrap();
+        assert_eq!((part.num_permits(), part.priority()), (2, Priority::HIGH));
+        drop(part);
+        let served = ready(&mut waiter).unwrap();
+        permit.merge(served);
+        assert_eq!(permit.num_permits(), 5);
+        drop(permit);
+        assert_idle(&semaphore, 5);
+
+        let owned = Arc::new(PrioritySemaphore::new(3));
+        let mut all = Arc::clone(&owned).acquire_many_owned(3, Priority::LOW).await.unwrap();
+        let one = all.split(1).unwrap();
+        drop(one);
+        assert_eq!(owned.available_permits(), 1);
+        all.merge(Arc::clone(&owned).try_acquire_owned(Priority::LOW).unwrap());
+        assert_eq!(all.num_permits(), 3);
+        drop(all);
+        assert_idle(&owned, 3);
+    }
+);
+
+runtime_test!(
+    async fn merging_permits_of_two_semaphores_panics_and_loses_nothing() {
+        let (a, b) = (PrioritySemaphore::new(1), PrioritySemaphore::new(1));
+        let mut from_a = a.try_acquire(Priority::NORMAL).unwrap();
+        let from_b = b.try_acquire(Priority::NORMAL).unwrap();
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| from_a.merge(from_b)));
+        assert!(outcome.is_err());
+        drop(from_a);
+        assert_idle(&a, 1);
+        assert_idle(&b, 1);
+    }
+);
+
+runtime_test!(
+    async fn forget_permits_destroys_free_permits_without_holding_them() {
+        let semaphore = PrioritySemaphore::new(4);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let mut large = Box::pin(semaphore.acquire_many(4, Priority::NORMAL));
+        let mut small = Box::pin(semaphore.acquire(Priority::LOW));
+        assert!(poll(&mut large).is_pending());
+        assert!(poll(&mut small).is_pending());
+        assert_eq!(semaphore.forget_permits(1), 1);
+        assert_eq!(semaphore.total_permits(), 3);
+        assert_eq!(
+            ready(&mut large).unwrap_err(),
+            AcquireError::TooLarge { requested: 4, total: 3 }
+        );
+        drop(ready(&mut small).unwrap());
+        assert_eq!(semaphore.forget_permits(10), 2, "only the free ones");
+        assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (0, 1));
+        drop(held);
+        assert_idle(&semaphore, 1);
+        assert_eq!(semaphore.forget_permits(0), 0);
+    }
+);
+
+runtime_test!(
+    async fn acquire_blocking_waits_on_a_thread_for_a_release() {
+        let semaphore = Arc::new(PrioritySemaphore::new(1));
+        let held = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL).unwrap();
+        let blocked = {
+            let semaphore = Arc::clone(&semaphore);
+            std::thread::spawn(move || {
+                let permit = semaphore.acquire_many_blocking(1, Priority::NORMAL).unwrap();
+                permit.num_permits()
+            })
+        };
+        while semaphore.waiting_total() == 0 {
+            yield_now().await;
+        }
+        drop(held);
+        assert_eq!(blocked.join().unwrap(), 1);
+        semaphore.close();
+        assert_eq!(semaphore.acquire_blocking(Priority::NORMAL).unwrap_err(), AcquireError::Closed);
+        assert_eq!(semaphore.available_permits(), 1);
+    }
+);
+
+runtime_test!(
+    async fn aging_needs_no_timer_and_no_wake_up_while_no_permit_is_free() {
+        let clock = VirtualClock::new();
+        let semaphore = aging_semaphore(&clock, 50);
+        let held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let counters: Vec<_> = (0..10).map(|_| counting_waker()).collect();
+        let mut waiters: Vec<_> =
+            (0..10).map(|p| Box::pin(semaphore.acquire(Priority::new(p * 3)))).collect();
+        for (waiter, (_, waker)) in waiters.iter_mut().zip(&counters) {
+            assert!(waiter.as_mut().poll(&mut Context::from_waker(waker)).is_pending());
+        }
+        assert_eq!(clock.pending_sleepers(), 0, "no timer while every permit is held");
+        clock.advance(ms(1_000));
+        assert!(counters.iter().all(|(counter, _)| wakes(counter) == 0), "nobody woken by aging");
+        drop(held);
+        // Served in aged order: all at the maximum boost, so by base priority.
+        for waiter in &mut waiters {
+            drop(ready(waiter).unwrap());
+        }
+        assert_idle(&semaphore, 1);
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+/// A waker owning a permit of an aging semaphore on the virtual clock.
+struct VirtualPermitOwningWaker(
+    #[expect(dead_code, reason = "held only to be dropped")] OwnedPermit<VirtualClock>,
+);
+
+impl Wake for VirtualPermitOwningWaker {
+    fn wake(self: Arc<Self>) {}
+}
+
+#[test]
+fn a_clock_waker_that_owns_an_aging_semaphores_permit_does_not_deadlock_the_clock() {
+    use asynchronously::time::Clock;
+    without_deadlock(|| {
+        let clock = VirtualClock::new();
+        let semaphore = Arc::new(
+            PrioritySemaphore::builder(3).aging(ms(10), 5).clock(clock.clone()).build().unwrap(),
+        );
+        let held = Arc::clone(&semaphore).try_acquire_many_owned(2, Priority::NORMAL).unwrap();
+        // A blocked head with a free permit kept for it: the semaphore's aging timer is armed.
+        let mut head = Box::pin(semaphore.acquire_many(3, Priority::NORMAL));
+        assert!(poll(&mut head).is_pending());
+        let mut behind = Box::pin(semaphore.acquire(Priority::LOW));
+        assert!(poll(&mut behind).is_pending());
+        // A sleep whose waker owns the permits: replacing or dropping that waker releases
+        // them, which re-arms the aging timer on the same clock.
+        let owning = Waker::from(Arc::new(VirtualPermitOwningWaker(held)));
+        let mut sleep = Box::pin(clock.sleep(ms(1_000)));
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(&owning)).is_pending());
+        drop(owning);
+        assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+        drop(ready(&mut head).unwrap());
+        drop(ready(&mut behind).unwrap());
+        drop(sleep);
+        assert_idle(&semaphore, 3);
+        assert_eq!(clock.pending_sleepers(), 0, "the aging timer is gone with the queue");
+    });
+}

@@ -13,7 +13,7 @@ use futures::future::{self, Either};
 
 use crate::runtime::yield_now;
 use crate::runtime_test;
-use crate::support::{ms, splitmix};
+use crate::support::{ms, secs, splitmix};
 
 /// A waker that records its id in a shared log when woken.
 struct Recorder {
@@ -336,5 +336,238 @@ runtime_test!(
             "a sleep registered after a yield was skipped"
         );
         assert_eq!(clock.elapsed(), ms(35));
+    }
+);
+
+/// Spawns a ticker that sleeps 100 ms three times and records when it woke.
+fn spawn_ticker(
+    rt: crate::runtime::Runtime,
+    clock: &VirtualClock,
+    react: impl Fn() -> crate::runtime::Task<()> + Send + 'static,
+) -> crate::runtime::Task<Vec<Duration>> {
+    let clock = clock.clone();
+    rt.spawn(async move {
+        let start = clock.now();
+        let mut woke = Vec::new();
+        for _ in 0..3 {
+            clock.sleep(ms(100)).await;
+            woke.push(clock.now() - start);
+            react().await;
+        }
+        woke
+    })
+}
+
+runtime_test!(async fn run_for_lets_spawned_code_reach_its_first_sleep(rt) {
+    for _ in 0..20 {
+        let clock = VirtualClock::new();
+        // The default window is 5 ms; this machine is shared with parallel builds, whose
+        // scheduling delays a worker thread by more than that now and then.
+        clock.set_settle_window(ms(25));
+        let ticker = spawn_ticker(rt, &clock, || Box::pin(async {}));
+        // No wait for the ticker's first sleep: run_for gives it the chance itself.
+        clock.run_for(secs(1)).await;
+        assert_eq!(ticker.await, [100, 200, 300].map(ms), "ticks skipped or late");
+        assert_eq!(clock.elapsed(), secs(1));
+    }
+});
+
+runtime_test!(async fn run_for_waits_for_a_reaction_that_works_a_millisecond(rt) {
+    let clock = VirtualClock::new();
+    clock.set_settle_window(ms(25));
+    let ticker = spawn_ticker(rt, &clock, || {
+        Box::pin(async {
+            // Busy for a millisecond of real time without touching the virtual clock.
+            let start = RealClock.now();
+            while RealClock.now() - start < ms(1) {
+                std::hint::spin_loop();
+            }
+        })
+    });
+    clock.wait_for_sleepers(1).await;
+    clock.run_for(secs(2)).await;
+    assert_eq!(ticker.await, [100, 200, 300].map(ms));
+});
+
+runtime_test!(async fn run_for_waits_for_a_reaction_through_a_helper_task(rt) {
+    let clock = VirtualClock::new();
+    clock.set_settle_window(ms(25));
+    let ticker = spawn_ticker(rt, &clock, move || {
+        // The reaction hops through a helper task that yields three times, and a channel.
+        let (done, finished) = futures::channel::oneshot::channel();
+        let helper = rt.spawn(async move {
+            for _ in 0..3 {
+                yield_now().await;
+            }
+            let _ = done.send(());
+        });
+        Box::pin(async move {
+            finished.await.expect("the helper replies");
+            helper.await;
+        })
+    });
+    clock.wait_for_sleepers(1).await;
+    clock.run_for(secs(2)).await;
+    assert_eq!(ticker.await, [100, 200, 300].map(ms));
+});
+
+runtime_test!(
+    async fn run_for_waits_for_joined_code_that_yields_through_a_helper() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let woke = Mutex::new(Vec::new());
+        let job = async {
+            loop {
+                clock.sleep(ms(10)).await;
+                woke.lock().unwrap().push(clock.now() - start);
+                // Ten yields before the next sleep, as a chain of helper hops would take.
+                for _ in 0..10 {
+                    yield_now().await;
+                }
+            }
+        };
+        let mut job = pin!(job);
+        match future::select(job.as_mut(), clock.run_for(ms(35))).await {
+            Either::Left(_) => unreachable!("the job loops forever"),
+            Either::Right(((), _)) => {}
+        }
+        assert_eq!(*woke.lock().unwrap(), [10, 20, 30].map(ms));
+    }
+);
+
+runtime_test!(
+    async fn settle_window_and_yields_are_configurable() {
+        let clock = VirtualClock::new();
+        clock.set_settle_window(Duration::ZERO);
+        clock.set_settle_yields(1);
+        let start = clock.now();
+        let job = async {
+            clock.sleep(ms(10)).await;
+            clock.sleep(ms(10)).await;
+            clock.now() - start
+        };
+        let (finished_at, ()) = future::join(job, clock.run_for(ms(50))).await;
+        assert_eq!(finished_at, ms(20), "code that sleeps again at once needs no window");
+    }
+);
+
+/// A waker that owns a sleep registered on the clock: dropping the waker drops the sleep,
+/// which takes the clock's lock.
+struct OwnsSleep {
+    _owned: Pin<Box<asynchronously::time::VirtualSleep>>,
+}
+
+impl Wake for OwnsSleep {
+    fn wake(self: Arc<Self>) {}
+}
+
+fn waker_owning_a_sleep(clock: &VirtualClock) -> Waker {
+    let mut owned = Box::pin(clock.sleep(secs(60)));
+    assert!(owned.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+    Waker::from(Arc::new(OwnsSleep { _owned: owned }))
+}
+
+/// Runs `body` on a helper thread and fails the test if it does not finish: a deadlock must
+/// fail, not hang the suite.
+fn finishes(body: impl FnOnce() + Send + 'static) {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        body();
+        let _ = done.send(());
+    });
+    finished.recv_timeout(secs(10)).expect("the clock deadlocked");
+}
+
+runtime_test!(
+    async fn wakers_that_own_sleeps_are_dropped_outside_the_clock_lock() {
+        finishes(|| {
+            let clock = VirtualClock::new();
+            // Replaced by a re-poll with another waker.
+            let mut sleep = Box::pin(clock.sleep(secs(1)));
+            let owning = waker_owning_a_sleep(&clock);
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(&owning)).is_pending());
+            drop(owning);
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_pending());
+            // Dropped with a registered sleep.
+            let owning = waker_owning_a_sleep(&clock);
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(&owning)).is_pending());
+            drop(owning);
+            drop(sleep);
+            // Woken by advance, and dropped by the wake.
+            let mut sleep = Box::pin(clock.sleep(secs(1)));
+            let owning = waker_owning_a_sleep(&clock);
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(&owning)).is_pending());
+            drop(owning);
+            clock.advance(secs(1));
+            assert!(sleep.as_mut().poll(&mut Context::from_waker(Waker::noop())).is_ready());
+            assert_eq!(clock.pending_sleepers(), 0, "every owned sleep was released");
+        });
+    }
+);
+
+runtime_test!(async fn wait_for_sleepers_waits_until_spawned_tasks_reach_their_sleeps(rt) {
+    let clock = VirtualClock::new();
+    let tasks: Vec<_> = (1..=8)
+        .map(|n| {
+            let clock = clock.clone();
+            rt.spawn(async move {
+                clock.sleep(ms(n)).await;
+                clock.elapsed()
+            })
+        })
+        .collect();
+    clock.wait_for_sleepers(8).await;
+    assert_eq!(clock.pending_sleepers(), 8);
+    clock.run_for(ms(10)).await;
+    assert_eq!(future::join_all(tasks).await, (1..=8).map(ms).collect::<Vec<_>>());
+});
+
+runtime_test!(
+    async fn wait_for_sleepers_fails_with_an_explanation_instead_of_hanging() {
+        let clock = VirtualClock::new();
+        clock.set_stall_timeout(ms(20));
+        let outcome = AssertUnwindSafe(clock.wait_for_sleepers(1)).catch_unwind().await;
+        let message = match outcome {
+            Ok(()) => panic!("returned with no sleeper registered"),
+            Err(panic) => panic.downcast::<String>().map(|text| *text).unwrap_or_default(),
+        };
+        assert!(message.contains("0 of 1 sleeps registered"), "unexpected message: {message}");
+    }
+);
+
+runtime_test!(
+    async fn both_clocks_agree_that_a_century_means_never() {
+        let century = secs(100 * 365 * 24 * 60 * 60 + 1);
+        let clock = VirtualClock::new();
+        let mut sleep = Box::pin(clock.sleep(century));
+        let mut until = Box::pin(clock.sleep_until(clock.now() + century));
+        assert!(poll_pin(&mut sleep).is_pending());
+        assert!(poll_pin(&mut until).is_pending());
+        clock.advance(century * 2);
+        assert!(poll_pin(&mut sleep).is_pending(), "a century-long virtual sleep fired");
+        assert!(poll_pin(&mut until).is_pending(), "a virtual sleep a century ahead fired");
+        let mut real = Box::pin(RealClock.sleep(century));
+        let mut real_until = Box::pin(RealClock.sleep_until(RealClock.now() + century));
+        assert!(poll_pin(&mut real).is_pending());
+        assert!(poll_pin(&mut real_until).is_pending());
+        assert!(format!("{real:?}").contains("never"), "{real:?}");
+        assert!(format!("{real_until:?}").contains("never"), "{real_until:?}");
+        let soon = RealClock.sleep(ms(1));
+        assert!(format!("{soon:?}").contains("deadline: Instant"), "{soon:?}");
+    }
+);
+
+fn poll_pin<F: std::future::Future + ?Sized>(
+    future: &mut Pin<Box<F>>,
+) -> std::task::Poll<F::Output> {
+    future.as_mut().poll(&mut Context::from_waker(Waker::noop()))
+}
+
+runtime_test!(
+    async fn timeout_gives_mutable_access_to_the_inner_future() {
+        let clock = VirtualClock::new();
+        let mut bounded = timeout(&clock, secs(1), future::ready(3));
+        *bounded.get_mut() = future::ready(4);
+        assert_eq!(bounded.await, Ok(4));
     }
 );

@@ -5,6 +5,7 @@
 
 mod bench;
 mod ci;
+mod loom;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ usage: cargo xtask <task>
 tasks:
   ci [--keep-going] [step]   every CI step in order, or one: fmt | clippy | test | doc | features | tidy
   bench [capability]         ours vs the anchor crates, one process per capability; prints ratios
+  loom                       the loom models of the lock-free cores (not in ci: a release build of its own)
   tidy                       repository invariants (also a step of ci)
   help                       this text";
 
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let result = match args.as_slice() {
         ["ci", rest @ ..] => ci::run(rest),
         ["bench", rest @ ..] => bench::run(rest),
+        ["loom"] => loom::run(),
         ["tidy"] => tidy::run(),
         ["help" | "--help" | "-h"] => {
             report(HELP);

@@ -6,11 +6,9 @@ use std::task::{Context, Poll};
 
 use asynchronously_time::{Clock, RealClock};
 
-use crate::acquire::aging_timer::AgingTimer;
 use crate::semaphore::Fast;
 use crate::semaphore::queue::Status;
 
-mod aging_timer;
 use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 
 /// Future returned by [`PrioritySemaphore::acquire`] and its `_many`/`_ambient` variants.
@@ -44,7 +42,7 @@ use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Acquire<'a, C: Clock = RealClock> {
     semaphore: &'a PrioritySemaphore<C>,
-    state: Waiter<C>,
+    state: Waiter,
 }
 
 /// Future returned by [`PrioritySemaphore::acquire_owned`] and its variants: like [`Acquire`],
@@ -78,29 +76,27 @@ pub struct Acquire<'a, C: Clock = RealClock> {
 pub struct AcquireOwned<C: Clock = RealClock> {
     /// `None` once the permit was handed out.
     semaphore: Option<Arc<PrioritySemaphore<C>>>,
-    state: Waiter<C>,
+    state: Waiter,
 }
 
 /// The state machine shared by both futures.
 #[derive(Debug)]
-struct Waiter<C: Clock> {
+struct Waiter {
     permits: usize,
     /// `None` until the first poll for ambient acquires.
     priority: Option<Priority>,
     /// While queued.
-    slot: Option<Queued<C>>,
+    slot: Option<Queued>,
     done: bool,
 }
 
-/// A queued waiter's handles; one `Option` for all of them, so the uncontended path checks
-/// (and drops) nothing more than before it queued.
+/// A queued waiter's handles; one `Option` for both, so the uncontended path checks (and
+/// drops) nothing more than before it queued.
 #[derive(Debug)]
-struct Queued<C: Clock> {
+struct Queued {
     slot_idx: usize,
     /// The cell its outcome is published in.
     status: Status,
-    /// On an aging semaphore (boxed: other semaphores never need it).
-    aging: Option<Box<AgingTimer<C>>>,
 }
 
 impl<'a, C: Clock> Acquire<'a, C> {
@@ -125,14 +121,14 @@ impl<C: Clock> AcquireOwned<C> {
     }
 }
 
-impl<C: Clock> Waiter<C> {
+impl Waiter {
     #[inline]
-    fn new(permits: usize, priority: Option<Priority>) -> Waiter<C> {
+    fn new(permits: usize, priority: Option<Priority>) -> Waiter {
         Waiter { permits, priority, slot: None, done: false }
     }
 
     #[inline]
-    fn poll(
+    fn poll<C: Clock>(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
@@ -150,7 +146,7 @@ impl<C: Clock> Waiter<C> {
     }
 
     #[inline(never)]
-    fn poll_slow(
+    fn poll_slow<C: Clock>(
         &mut self,
         semaphore: &PrioritySemaphore<C>,
         cx: &mut Context<'_>,
@@ -159,26 +155,12 @@ impl<C: Clock> Waiter<C> {
         let priority = *self.priority.get_or_insert_with(Priority::current);
         let outcome = match &mut self.slot {
             Some(queued) => {
-                let outcome = loop {
-                    if let Poll::Ready(outcome) = semaphore.poll_queued(
-                        queued.slot_idx,
-                        &queued.status,
-                        self.permits,
-                        cx.waker(),
-                    ) {
-                        break outcome;
-                    }
-                    let stepped = queued
-                        .aging
-                        .as_mut()
-                        .is_some_and(|timer| timer.poll_step(semaphore.clock(), cx));
-                    if !stepped {
-                        return Poll::Pending;
-                    }
-                    // The queue's order changed with time: this or another waiter may now
-                    // be first in line and fit in the free permits.
-                    semaphore.reconsider();
-                };
+                let outcome = std::task::ready!(semaphore.poll_queued(
+                    queued.slot_idx,
+                    &queued.status,
+                    self.permits,
+                    cx.waker(),
+                ));
                 self.slot = None;
                 outcome
             }
@@ -194,19 +176,8 @@ impl<C: Clock> Waiter<C> {
                 Fast::NotEnough | Fast::Slow => {
                     match semaphore.register(self.permits, priority, cx.waker()) {
                         Ok(None) => Ok(()),
-                        Ok(Some((slot_idx, status, enqueued))) => {
-                            let mut stepped = false;
-                            let aging = semaphore.aging().zip(enqueued).map(|(aging, enqueued)| {
-                                let mut timer = Box::new(AgingTimer::new(aging, enqueued));
-                                stepped = timer.poll_step(semaphore.clock(), cx);
-                                timer
-                            });
-                            self.slot = Some(Queued { slot_idx, status, aging });
-                            if stepped {
-                                // A step passed since it was queued (a slow clock read): a
-                                // hand-off to it wakes it through its queued waker.
-                                semaphore.reconsider();
-                            }
+                        Ok(Some((slot_idx, status))) => {
+                            self.slot = Some(Queued { slot_idx, status });
                             return Poll::Pending;
                         }
                         Err(error) => Err(error),
@@ -219,7 +190,7 @@ impl<C: Clock> Waiter<C> {
     }
 
     #[inline]
-    fn cancel(&mut self, semaphore: &PrioritySemaphore<C>) {
+    fn cancel<C: Clock>(&mut self, semaphore: &PrioritySemaphore<C>) {
         if let Some(queued) = self.slot.take() {
             semaphore.cancel(queued.slot_idx, &queued.status, self.permits);
         }

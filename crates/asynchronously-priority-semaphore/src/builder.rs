@@ -40,10 +40,14 @@ impl<C: Clock> Builder<C> {
     /// one lower) per `interval` waited, by at most `max_boost` steps.
     ///
     /// Effective priorities are compared whenever permits are handed out (on a release,
-    /// [`add_permits`](PrioritySemaphore::add_permits) or cancellation), when a newcomer
-    /// arrives, and at each aging step of a queued waiter: a queued acquire sleeps on the
-    /// clock until its next step (at most `max_boost` wake-ups), so a waiter that ages to the
-    /// head of the queue takes free permits at once instead of waiting for the next release.
+    /// [`add_permits`](PrioritySemaphore::add_permits) or cancellation) and when a newcomer
+    /// arrives. While free permits are kept for a blocked head (a multi-permit request that
+    /// does not fit yet), the semaphore also arms one timer on the clock for the next moment
+    /// the order of the queue can change, so a waiter that ages to the head takes the free
+    /// permits at once instead of waiting for the next release. There is one timer per
+    /// semaphore, not per waiter, and none while every permit is held: queueing on an aging
+    /// semaphore allocates nothing more than on a plain one, and aging wakes no waiter unless
+    /// its timer fires.
     /// Ties still go to the earlier arrival. `Duration::MAX` never boosts; a zero interval is
     /// rejected by [`build`](Self::build).
     ///

@@ -79,6 +79,7 @@ mod error;
 mod permit;
 mod priority;
 mod semaphore;
+mod sync;
 mod with_priority;
 
 pub use crate::acquire::{Acquire, AcquireOwned};

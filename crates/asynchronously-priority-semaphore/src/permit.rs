@@ -130,6 +130,55 @@ impl<'a, C: Clock> Permit<'a, C> {
         let permits = std::mem::take(&mut self.permits);
         self.semaphore.forget(permits);
     }
+
+    /// Splits `permits` off into a new permit of the same semaphore and priority, so they can
+    /// be given back (dropped) before the rest. Returns `None`, changing nothing, if this
+    /// holds fewer than `permits`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(4);
+    /// let mut permit = semaphore.try_acquire_many(4, Priority::NORMAL)?;
+    /// let part = permit.split(3).expect("holds 4");
+    /// drop(part);
+    /// assert_eq!((permit.num_permits(), semaphore.available_permits()), (1, 3));
+    /// assert!(permit.split(2).is_none());
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    #[must_use = "the split-off permits are released at once if unused"]
+    pub fn split(&mut self, permits: usize) -> Option<Permit<'a, C>> {
+        self.permits = self.permits.checked_sub(permits)?;
+        Some(Permit { semaphore: self.semaphore, permits, priority: self.priority })
+    }
+
+    /// Moves the permits of `other` into this one; they are then released together.
+    ///
+    /// # Panics
+    ///
+    /// Panics if `other` belongs to a different semaphore (its permits are then released
+    /// normally, as it is dropped).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(3);
+    /// let mut permit = semaphore.try_acquire(Priority::NORMAL)?;
+    /// permit.merge(semaphore.try_acquire_many(2, Priority::NORMAL)?);
+    /// assert_eq!(permit.num_permits(), 3);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    pub fn merge(&mut self, mut other: Permit<'a, C>) {
+        assert!(
+            std::ptr::eq(self.semaphore, other.semaphore),
+            "Permit::merge: the permits belong to different semaphores; merge only permits of one"
+        );
+        self.permits += std::mem::take(&mut other.permits);
+    }
 }
 
 impl<C: Clock> OwnedPermit<C> {
@@ -214,6 +263,58 @@ impl<C: Clock> OwnedPermit<C> {
     pub fn forget(mut self) {
         let permits = std::mem::take(&mut self.permits);
         self.semaphore.forget(permits);
+    }
+
+    /// Splits `permits` off into a new permit, as [`Permit::split`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(2));
+    /// let mut permit = Arc::clone(&semaphore).try_acquire_many_owned(2, Priority::NORMAL)?;
+    /// drop(permit.split(1));
+    /// assert_eq!(semaphore.available_permits(), 1);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    #[must_use = "the split-off permits are released at once if unused"]
+    pub fn split(&mut self, permits: usize) -> Option<OwnedPermit<C>> {
+        self.permits = self.permits.checked_sub(permits)?;
+        Some(OwnedPermit {
+            semaphore: Arc::clone(&self.semaphore),
+            permits,
+            priority: self.priority,
+        })
+    }
+
+    /// Moves the permits of `other` into this one, as [`Permit::merge`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if `other` belongs to a different semaphore.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = Arc::new(PrioritySemaphore::new(2));
+    /// let mut permit = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?;
+    /// permit.merge(Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?);
+    /// assert_eq!(permit.num_permits(), 2);
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    pub fn merge(&mut self, mut other: OwnedPermit<C>) {
+        assert!(
+            Arc::ptr_eq(&self.semaphore, &other.semaphore),
+            "OwnedPermit::merge: the permits belong to different semaphores; merge only permits of one"
+        );
+        self.permits += std::mem::take(&mut other.permits);
     }
 }
 

@@ -1,18 +1,18 @@
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
 use std::task::{Poll, Waker};
-use std::time::Instant;
 
 use asynchronously_time::{Clock, RealClock};
 
-use crate::semaphore::queue::{Aging, Outcome, Queue, Status};
+use crate::semaphore::queue::{Aging, Outcome, Queue};
 use crate::semaphore::wake_list::WakeList;
+use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::{
     Acquire, AcquireError, AcquireOwned, AddPermitsError, Builder, OwnedPermit, Permit, Priority,
     TryAcquireError,
 };
 
+mod engine;
 pub(crate) mod queue;
 mod wake_list;
 
@@ -56,7 +56,9 @@ const PERMITS: usize = WAITERS - 1;
 /// `priority-semaphore` crate has priorities but one permit per acquire, `Arc`-only acquires,
 /// an allocation per queued waiter and no aging. This type is fair, prioritised, weighted and
 /// optionally aging; its uncontended acquire and release are one compare-and-swap each, and
-/// queueing a waiter allocates nothing once the queue has grown.
+/// queueing a waiter allocates nothing once the queue has grown (aging included: it uses one
+/// timer per semaphore). Serving `n` waiters, at one priority or `n` distinct ones, and
+/// rejecting `n` of them at once, cost O(n log n) or less under the queue lock.
 ///
 /// # Examples
 ///
@@ -73,7 +75,7 @@ const PERMITS: usize = WAITERS - 1;
 /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
-pub struct PrioritySemaphore<C = RealClock> {
+pub struct PrioritySemaphore<C: Clock = RealClock> {
     /// Free permits plus the `CLOSED` and `WAITERS` flags. `WAITERS` is only changed, and
     /// permits are only taken while it is set, under the `queue` lock.
     state: AtomicUsize,
@@ -81,6 +83,9 @@ pub struct PrioritySemaphore<C = RealClock> {
     total: AtomicUsize,
     queue: Mutex<Queue>,
     aging: Option<Aging>,
+    /// On an aging semaphore, the one timer for the next moment the queue's order can change
+    /// while free permits wait for a blocked head. Only locked under the `queue` lock.
+    aging_timer: Mutex<engine::AgingTimer<C>>,
     clock: C,
 }
 
@@ -125,6 +130,7 @@ impl PrioritySemaphore<RealClock> {
     /// assert_eq!(LIMIT.available_permits(), 8);
     /// ```
     #[must_use]
+    #[cfg(not(loom))]
     pub const fn new(permits: usize) -> PrioritySemaphore {
         assert!(permits <= PERMITS, "PrioritySemaphore::new: more than MAX_PERMITS permits");
         PrioritySemaphore {
@@ -132,6 +138,22 @@ impl PrioritySemaphore<RealClock> {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue::new()),
             aging: None,
+            aging_timer: Mutex::new(engine::AgingTimer::new()),
+            clock: RealClock,
+        }
+    }
+
+    /// As the `const` constructor, for loom models (loom's primitives are not `const`).
+    #[must_use]
+    #[cfg(loom)]
+    pub fn new(permits: usize) -> PrioritySemaphore {
+        assert!(permits <= PERMITS, "PrioritySemaphore::new: more than MAX_PERMITS permits");
+        PrioritySemaphore {
+            state: AtomicUsize::new(permits),
+            total: AtomicUsize::new(permits),
+            queue: Mutex::new(Queue::new()),
+            aging: None,
+            aging_timer: Mutex::new(engine::AgingTimer::new()),
             clock: RealClock,
         }
     }
@@ -165,6 +187,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             total: AtomicUsize::new(permits),
             queue: Mutex::new(Queue::new()),
             aging,
+            aging_timer: Mutex::new(engine::AgingTimer::new()),
             clock,
         }
     }
@@ -531,6 +554,98 @@ impl<C: Clock> PrioritySemaphore<C> {
         Ok(())
     }
 
+    /// Destroys up to `permits` free permits without holding them, and returns how many it
+    /// destroyed (fewer when fewer are free). The [total](Self::total_permits) shrinks by as
+    /// many; queued requests larger than the new (non-zero) total fail with
+    /// [`AcquireError::TooLarge`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(5);
+    /// let _held = semaphore.try_acquire_many(2, Priority::NORMAL)?;
+    /// assert_eq!(semaphore.forget_permits(4), 3, "only three were free");
+    /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (0, 2));
+    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// ```
+    pub fn forget_permits(&self, permits: usize) -> usize {
+        let queue = self.lock();
+        // Under the lock: free permits leave the count only here and through the fast path,
+        // and the compare-and-swap below races only fast paths.
+        let mut state = self.state.load(Ordering::Relaxed);
+        let taken = loop {
+            let taken = permits.min(state & PERMITS);
+            match self.state.compare_exchange_weak(
+                state,
+                state - taken,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break taken,
+                Err(actual) => state = actual,
+            }
+        };
+        if taken == 0 {
+            return 0;
+        }
+        let total = self.total.load(Ordering::Relaxed) - taken;
+        self.total.store(total, Ordering::Release);
+        let queue = self.reject_too_large(queue, total);
+        self.dispatch_and_unlock(queue, 0);
+        taken
+    }
+
+    /// Waits for one permit at `priority`, blocking the current thread.
+    ///
+    /// For synchronous code that shares a limit with async code. Do not call it from inside
+    /// an async task: it blocks the executor thread.
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(1);
+    /// let permit = semaphore.acquire_blocking(Priority::NORMAL)?;
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// # drop(permit);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// ```
+    pub fn acquire_blocking(&self, priority: Priority) -> Result<Permit<'_, C>, AcquireError> {
+        block_on(self.acquire(priority))
+    }
+
+    /// Waits for `permits` permits at `priority`, blocking the current thread, as
+    /// [`acquire_blocking`](Self::acquire_blocking).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire_many`](Self::acquire_many).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(3);
+    /// let permit = semaphore.acquire_many_blocking(2, Priority::NORMAL)?;
+    /// assert_eq!(permit.num_permits(), 2);
+    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// ```
+    pub fn acquire_many_blocking(
+        &self,
+        permits: usize,
+        priority: Priority,
+    ) -> Result<Permit<'_, C>, AcquireError> {
+        block_on(self.acquire_many(permits, priority))
+    }
+
     /// Closes the semaphore: every queued waiter and every later acquire gets
     /// [`AcquireError::Closed`] (or [`TryAcquireError::Closed`]).
     ///
@@ -559,10 +674,13 @@ impl<C: Clock> PrioritySemaphore<C> {
                 wakers.push(queue.finish(slot_idx, Outcome::Closed));
             }
             let more = !queue.is_empty();
+            let mut stale = None;
             if !more {
                 self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+                stale = self.arm_aging(&queue);
             }
             drop(queue);
+            drop(stale);
             wakers.wake_all();
             if !more {
                 return;
@@ -675,348 +793,28 @@ impl<C: Clock> PrioritySemaphore<C> {
     pub fn clock(&self) -> &C {
         &self.clock
     }
-
-    // ---- The engine, used by the futures and permits. ----
-
-    /// Lock-free attempt to take `permits` while nobody is queued.
-    #[inline]
-    pub(crate) fn try_take_fast(&self, permits: usize) -> Fast {
-        let mut state = self.state.load(Ordering::Relaxed);
-        loop {
-            if state & (CLOSED | WAITERS) != 0 {
-                return Fast::Slow;
-            }
-            if state < permits {
-                return Fast::NotEnough;
-            }
-            match self.state.compare_exchange_weak(
-                state,
-                state - permits,
-                Ordering::Acquire,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Fast::Taken,
-                Err(actual) => state = actual,
-            }
-        }
-    }
-
-    #[inline]
-    fn try_take(&self, permits: usize, priority: Priority) -> Result<(), TryAcquireError> {
-        if permits == 0 {
-            return if self.is_closed() { Err(TryAcquireError::Closed) } else { Ok(()) };
-        }
-        match self.try_take_fast(permits) {
-            Fast::Taken => return Ok(()),
-            Fast::NotEnough => {
-                let total = self.total.load(Ordering::Acquire);
-                return Err(if exceeds(permits, total) {
-                    TryAcquireError::TooLarge { requested: permits, total }
-                } else {
-                    TryAcquireError::NoPermits
-                });
-            }
-            Fast::Slow => {}
-        }
-        self.try_take_slow(permits, priority)
-    }
-
-    #[inline(never)]
-    fn try_take_slow(&self, permits: usize, priority: Priority) -> Result<(), TryAcquireError> {
-        let queue = self.lock();
-        let state = self.state.load(Ordering::Acquire);
-        if state & CLOSED != 0 {
-            return Err(TryAcquireError::Closed);
-        }
-        let total = self.total.load(Ordering::Relaxed);
-        if exceeds(permits, total) {
-            return Err(TryAcquireError::TooLarge { requested: permits, total });
-        }
-        if queue.is_empty() {
-            // `WAITERS` is clear: race the fast path fairly.
-            drop(queue);
-            return match self.try_take_fast(permits) {
-                Fast::Taken => Ok(()),
-                Fast::NotEnough | Fast::Slow => Err(TryAcquireError::NoPermits),
-            };
-        }
-        // `WAITERS` is set and we hold the lock: the free count can only grow under us.
-        if self.is_ahead_of_queue(&queue, priority) && state & PERMITS >= permits {
-            self.state.fetch_sub(permits, Ordering::AcqRel);
-            Ok(())
-        } else {
-            Err(TryAcquireError::NoPermits)
-        }
-    }
-
-    /// Whether a newcomer at `priority` would be first in line.
-    fn is_ahead_of_queue(&self, queue: &Queue, priority: Priority) -> bool {
-        queue
-            .head(self.aging_now(queue))
-            .is_none_or(|(_, head_priority)| i64::from(priority.value()) < head_priority)
-    }
-
-    fn aging_now(&self, queue: &Queue) -> Option<(Aging, Instant)> {
-        let aging = self.aging?;
-        if queue.is_empty() { None } else { Some((aging, self.clock.now())) }
-    }
-
-    /// Slow path of an acquire's first poll: take the permits if it would be first in line
-    /// and they are free, otherwise queue it. `Ok(None)` means taken, `Ok(Some(_))` queued
-    /// (its slot, status cell, and when it was queued if aging is on).
-    pub(crate) fn register(
-        &self,
-        permits: usize,
-        priority: Priority,
-        waker: &Waker,
-    ) -> Result<Option<(usize, Status, Option<Instant>)>, AcquireError> {
-        // Prepared before locking, to keep the critical section short under contention.
-        let waker = waker.clone();
-        let enqueued = self.aging.map(|_| self.clock.now());
-        let mut queue = self.lock();
-        // From here on only we may take free permits (others see `WAITERS` and lock).
-        let state = self.state.fetch_or(WAITERS, Ordering::AcqRel);
-        let total = self.total.load(Ordering::Relaxed);
-        let rejection = if state & CLOSED != 0 {
-            Some(AcquireError::Closed)
-        } else if exceeds(permits, total) {
-            Some(AcquireError::TooLarge { requested: permits, total })
-        } else {
-            None
-        };
-        let ahead = rejection.is_none() && self.is_ahead_of_queue(&queue, priority);
-        let taken = ahead && self.state.load(Ordering::Acquire) & PERMITS >= permits;
-        if taken {
-            self.state.fetch_sub(permits, Ordering::AcqRel);
-        }
-        if rejection.is_some() || taken {
-            if queue.is_empty() {
-                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
-            }
-            return rejection.map_or(Ok(None), Err);
-        }
-        let (slot_idx, status) = queue.push(permits, priority, waker, enqueued);
-        Ok(Some((slot_idx, status, enqueued)))
-    }
-
-    /// The aging configuration, if any.
-    pub(crate) fn aging(&self) -> Option<Aging> {
-        self.aging
-    }
-
-    /// Re-runs the hand-off after a waiter's effective priority changed with time: aging may
-    /// have put a waiter that fits in the free permits at the head of the queue.
-    #[inline(never)]
-    pub(crate) fn reconsider(&self) {
-        self.dispatch_and_unlock(self.lock(), 0);
-    }
-
-    /// Polls a queued acquire. The outcome is read without the lock; only a waiter still
-    /// waiting takes it, to store a new waker.
-    #[inline]
-    pub(crate) fn poll_queued(
-        &self,
-        slot_idx: usize,
-        status: &Status,
-        permits: usize,
-        waker: &Waker,
-    ) -> Poll<Result<(), AcquireError>> {
-        let outcome = match status.load() {
-            Outcome::Waiting => {
-                let mut queue = self.lock();
-                // Outcomes are published under the lock, so this one is final.
-                match status.load() {
-                    Outcome::Waiting => {
-                        let replaced = queue.update_waker(slot_idx, waker);
-                        drop(queue);
-                        drop(replaced);
-                        return Poll::Pending;
-                    }
-                    outcome => outcome,
-                }
-            }
-            outcome => outcome,
-        };
-        Poll::Ready(match outcome {
-            Outcome::Assigned => Ok(()),
-            Outcome::Closed => Err(AcquireError::Closed),
-            Outcome::TooLarge { total } => {
-                Err(AcquireError::TooLarge { requested: permits, total })
-            }
-            Outcome::Waiting => unreachable!("handled above"),
-        })
-    }
-
-    /// A queued acquire was dropped: leave the queue, and pass on permits handed to it.
-    pub(crate) fn cancel(&self, slot_idx: usize, status: &Status, permits: usize) {
-        match status.load() {
-            Outcome::Assigned => self.release(permits),
-            Outcome::Closed | Outcome::TooLarge { .. } => {}
-            Outcome::Waiting => {
-                let mut queue = self.lock();
-                match status.load() {
-                    Outcome::Waiting => {
-                        let waker = queue.finish(slot_idx, Outcome::Closed);
-                        // It may have been the head blocking smaller requests behind it.
-                        self.dispatch_and_unlock(queue, 0);
-                        // Dropping a waker runs foreign code, which may use the semaphore.
-                        drop(waker);
-                    }
-                    Outcome::Assigned => self.dispatch_and_unlock(queue, permits),
-                    Outcome::Closed | Outcome::TooLarge { .. } => {}
-                }
-            }
-        }
-    }
-
-    /// Returns `permits` (a dropped permit), handing them to waiters first.
-    #[inline]
-    pub(crate) fn release(&self, permits: usize) {
-        if permits == 0 {
-            return;
-        }
-        let mut state = self.state.load(Ordering::Relaxed);
-        // Without waiters, return the permits to the count; the compare-and-swap fails if a
-        // waiter queued meanwhile, so no wake-up is lost.
-        while state & WAITERS == 0 {
-            match self.state.compare_exchange_weak(
-                state,
-                state + permits,
-                Ordering::Release,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return,
-                Err(actual) => state = actual,
-            }
-        }
-        self.release_to_waiters(permits);
-    }
-
-    /// Hands released permits straight to the waiters, without passing through the count.
-    #[inline(never)]
-    fn release_to_waiters(&self, permits: usize) {
-        self.dispatch_and_unlock(self.lock(), permits);
-    }
-
-    /// Destroys `permits` held permits (a forgotten permit). Queued requests that no longer
-    /// fit in the smaller total fail with `TooLarge`.
-    pub(crate) fn forget(&self, permits: usize) {
-        if permits == 0 {
-            return;
-        }
-        let queue = self.lock();
-        let total = self.total.load(Ordering::Relaxed) - permits;
-        self.total.store(total, Ordering::Release);
-        let queue = self.reject_too_large(queue, total);
-        // A rejected head may have blocked the waiters behind it.
-        self.dispatch_and_unlock(queue, 0);
-    }
-
-    /// Fails every queued request for more than `total` permits (the total must be non-zero:
-    /// with zero permits every request waits for `add_permits`).
-    fn reject_too_large<'a>(
-        &'a self,
-        mut queue: MutexGuard<'a, Queue>,
-        total: usize,
-    ) -> MutexGuard<'a, Queue> {
-        if total == 0 {
-            return queue;
-        }
-        loop {
-            let mut wakers = WakeList::new();
-            while !wakers.is_full() {
-                let Some(slot_idx) = queue.find_larger_than(total) else { break };
-                wakers.push(queue.finish(slot_idx, Outcome::TooLarge { total }));
-            }
-            let full = wakers.is_full();
-            if queue.is_empty() {
-                // Keep the invariant while unlocked: `WAITERS` is set only if someone waits.
-                self.state.fetch_and(!WAITERS, Ordering::AcqRel);
-            }
-            // Wake outside the lock, as everywhere.
-            drop(queue);
-            wakers.wake_all();
-            queue = self.lock();
-            if !full {
-                return queue;
-            }
-        }
-    }
-
-    /// Hands `in_hand` permits (not in the count) and then free permits to head waiters until
-    /// the head does not fit, puts what is left into the count, and wakes the served waiters
-    /// outside the lock.
-    fn dispatch_and_unlock<'a>(&'a self, mut queue: MutexGuard<'a, Queue>, mut in_hand: usize) {
-        loop {
-            let mut wakers = WakeList::new();
-            let more = self.dispatch(&mut queue, &mut wakers, &mut in_hand);
-            drop(queue);
-            wakers.wake_all();
-            if !more {
-                return;
-            }
-            queue = self.lock();
-        }
-    }
-
-    /// Returns whether it stopped only because `wakers` is full. Leaves `in_hand` at zero and
-    /// `WAITERS` set exactly when the queue is not empty.
-    fn dispatch(&self, queue: &mut Queue, wakers: &mut WakeList, in_hand: &mut usize) -> bool {
-        let aging = self.aging_now(queue);
-        // `CLOSED` is only set under the lock, so this read is exact while we hold it.
-        let closed = self.state.load(Ordering::Relaxed) & CLOSED != 0;
-        let more = loop {
-            let Some((slot_idx, _)) = queue.head(aging) else {
-                // Returning permits and clearing the flag in one step: a fast-path acquire
-                // may take them as soon as the flag is clear.
-                let leftover = std::mem::take(in_hand);
-                let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |state| {
-                    Some((state & !WAITERS) + leftover)
-                });
-                return false;
-            };
-            if closed {
-                // `close` is failing the queue batch by batch and unlocked between batches
-                // to wake them: the waiters still queued get `Closed`, not these permits.
-                break false;
-            }
-            if wakers.is_full() {
-                // Unlock to wake them; the queue is not empty, so `WAITERS` stays set.
-                break true;
-            }
-            let permits = queue.permits(slot_idx);
-            if *in_hand >= permits {
-                *in_hand -= permits;
-            } else {
-                // `WAITERS` is set and we hold the lock: nobody else takes from the count.
-                let missing = permits - *in_hand;
-                if self.state.load(Ordering::Acquire) & PERMITS < missing {
-                    break false;
-                }
-                self.state.fetch_sub(missing, Ordering::AcqRel);
-                *in_hand = 0;
-            }
-            wakers.push(queue.finish(slot_idx, Outcome::Assigned));
-        };
-        // Still under the lock, so a waiter that queues after this sees the permits.
-        let leftover = std::mem::take(in_hand);
-        if leftover != 0 {
-            self.state.fetch_add(leftover, Ordering::AcqRel);
-        }
-        more
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Queue> {
-        // No user code runs under this lock, so a poisoned lock still holds a consistent queue.
-        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
-/// Whether a request can never be served: more than the total, unless the total is zero
-/// (a semaphore that was never given permits waits for `add_permits`).
-#[inline]
-fn exceeds(permits: usize, total: usize) -> bool {
-    total != 0 && permits > total
+/// Polls `future` to completion on this thread, parking between wake-ups.
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+        std::thread::park();
+    }
 }
 
 impl<C: Clock> fmt::Debug for PrioritySemaphore<C> {

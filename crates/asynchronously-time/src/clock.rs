@@ -2,6 +2,11 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+/// Sleeps longer than this (about a century) mean "never" on every clock: no timer wheel can
+/// honour them, and `futures-timer` would overflow adding them to `Instant::now()` on some
+/// platforms.
+pub(crate) const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// A source of time and sleeps: the one way `asynchronously` crates observe time.
 ///
 /// Implemented by [`RealClock`](crate::RealClock) for production and
@@ -13,7 +18,10 @@ use std::time::{Duration, Instant};
 /// - `now()` never goes backwards.
 /// - A sleep whose deadline is at or before `now()` completes on its first poll.
 /// - [`sleep`](Clock::sleep) with a duration too large to add to `now()` (such as
-///   [`Duration::MAX`]) returns a sleep that never completes. It never panics.
+///   [`Duration::MAX`]), or longer than about a century (100 × 365 days), returns a sleep
+///   that never completes; so does [`sleep_until`](Clock::sleep_until) a deadline more than a
+///   century ahead. It never panics. [`RealClock`](crate::RealClock) and
+///   [`VirtualClock`](crate::VirtualClock) agree on this.
 /// - Dropping a sleep releases everything it registered.
 ///
 /// # Examples

@@ -64,4 +64,4 @@ mod virtual_clock;
 pub use crate::clock::Clock;
 pub use crate::real_clock::{RealClock, RealSleep};
 pub use crate::timeout::{Elapsed, Timeout, timeout, timeout_at};
-pub use crate::virtual_clock::{RunFor, VirtualClock, VirtualSleep};
+pub use crate::virtual_clock::{RunFor, VirtualClock, VirtualSleep, WaitForSleepers};

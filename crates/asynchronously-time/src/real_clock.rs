@@ -8,9 +8,7 @@ use futures_timer::Delay;
 
 use crate::Clock;
 
-/// Sleeps longer than this are treated as "never": no timer wheel can honour a century, and
-/// `futures-timer` would overflow adding it to `Instant::now()` on some platforms.
-const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+use crate::clock::NEVER_AFTER;
 
 /// The system clock: `std::time::Instant` and `futures_timer::Delay`, on any runtime.
 ///
@@ -60,10 +58,13 @@ pub struct RealClock;
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct RealSleep {
     target: Target,
+    /// When it completes, `None` for never; kept for `Debug`.
+    deadline: Option<Instant>,
     /// The timer, once created; reused across resets.
     delay: Option<Delay>,
 }
 
+#[derive(Debug)]
 enum Target {
     /// The sleep never completes.
     Never,
@@ -83,17 +84,22 @@ impl Clock for RealClock {
 
     #[inline]
     fn sleep_until(&self, deadline: Instant) -> RealSleep {
-        RealSleep { target: Target::At(deadline), delay: None }
+        RealSleep { target: Target::At(deadline), deadline: Some(deadline), delay: None }
     }
 
     #[inline]
     fn sleep(&self, duration: Duration) -> RealSleep {
+        let now = Instant::now();
         if duration.is_zero() {
-            RealSleep { target: Target::At(Instant::now()), delay: None }
+            RealSleep { target: Target::At(now), deadline: Some(now), delay: None }
         } else if duration > NEVER_AFTER {
-            RealSleep { target: Target::Never, delay: None }
+            RealSleep { target: Target::Never, deadline: None, delay: None }
         } else {
-            RealSleep { target: Target::Armed, delay: Some(Delay::new(duration)) }
+            RealSleep {
+                target: Target::Armed,
+                deadline: now.checked_add(duration),
+                delay: Some(Delay::new(duration)),
+            }
         }
     }
 
@@ -101,6 +107,7 @@ impl Clock for RealClock {
     fn reset(&self, sleep: &mut RealSleep, deadline: Instant) {
         // The timer, if any, is re-armed lazily by the next poll.
         sleep.target = Target::At(deadline);
+        sleep.deadline = Some(deadline);
     }
 }
 
@@ -118,6 +125,12 @@ impl Future for RealSleep {
                     return Poll::Ready(());
                 }
                 let remaining = deadline - now;
+                if remaining > NEVER_AFTER {
+                    // The same "never" as `sleep`, and as `VirtualClock`.
+                    this.target = Target::Never;
+                    this.deadline = None;
+                    return Poll::Pending;
+                }
                 match &mut this.delay {
                     Some(delay) => delay.reset(remaining),
                     None => this.delay = Some(Delay::new(remaining)),
@@ -135,12 +148,11 @@ impl Future for RealSleep {
 impl fmt::Debug for RealSleep {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("RealSleep");
-        match self.target {
-            Target::Never => debug.field("deadline", &"never"),
-            Target::At(deadline) => debug.field("deadline", &deadline),
-            Target::Armed => debug.field("armed", &true),
+        match self.deadline {
+            Some(deadline) => debug.field("deadline", &deadline),
+            None => debug.field("deadline", &"never"),
         };
-        debug.finish()
+        debug.field("armed", &matches!(self.target, Target::Armed)).finish()
     }
 }
 

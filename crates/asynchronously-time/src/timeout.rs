@@ -123,6 +123,22 @@ impl<F, S> Timeout<F, S> {
         &self.future
     }
 
+    /// Returns a mutable reference to the inner future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_time::{RealClock, timeout};
+    ///
+    /// let mut bounded = timeout(&RealClock, Duration::from_secs(1), std::future::ready(1));
+    /// let _inner: &mut std::future::Ready<i32> = bounded.get_mut();
+    /// ```
+    pub fn get_mut(&mut self) -> &mut F {
+        &mut self.future
+    }
+
     /// Consumes the timeout and returns the inner future.
     ///
     /// # Examples

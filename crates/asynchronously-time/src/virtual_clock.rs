@@ -11,24 +11,21 @@ use std::time::{Duration, Instant};
 use futures_timer::Delay;
 
 use crate::Clock;
+use crate::clock::NEVER_AFTER;
 
 /// How long [`RunFor`] waits, in real time, for a woken sleeper to be polled before it fails
 /// the test instead of hanging it.
 const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// After a wake-up observed on another thread, how long (real time) the clock must be quiet
-/// before [`RunFor`] moves on, so the woken code can register its next sleep.
-const SETTLE_WINDOW: Duration = Duration::from_micros(500);
+/// How long (real time) the clock must be quiet before [`RunFor`] takes a step, unless every
+/// task woken by the previous step is already asleep on the clock again.
+const DEFAULT_SETTLE_WINDOW: Duration = Duration::from_millis(5);
 
-/// Upper bound on settle windows per step, so a busy neighbour cannot stall `run_for`.
-const MAX_SETTLE_WINDOWS: u32 = 200;
+/// Consecutive yields without clock activity that [`RunFor`] waits for after each step.
+const DEFAULT_SETTLE_YIELDS: u32 = 16;
 
-/// Upper bound on yields per step while joined code reacts to a wake-up (see `Phase::Yielding`).
-const MAX_REACTION_YIELDS: u32 = 64;
-
-/// Consecutive yields without a sleeper registering or leaving after which joined code is
-/// taken to have reacted: code may yield this many times minus one before it sleeps again.
-const QUIET_YIELDS: u32 = 3;
+/// Upper bound on yields per step, so code that keeps reading the clock cannot stall `run_for`.
+const MAX_SETTLE_ROUNDS: u32 = 4096;
 
 /// A clock for tests: time stands still until the test moves it.
 ///
@@ -39,26 +36,43 @@ const QUIET_YIELDS: u32 = 3;
 ///   due sleeper in deadline order (ties in registration order). They never wait: use them
 ///   when the test polls the future under test by hand.
 /// - [`run_for`](Self::run_for) / [`run_until`](Self::run_until) step through the pending
-///   deadlines in order. At each one they set `now` to that deadline, wake the sleepers due,
-///   and move on only after each woken sleeper has observed its wake-up (its sleep returned
-///   `Ready` or was dropped). A sleep registered in reaction therefore fires at its exact
-///   virtual instant within the same call. Use them when the code under test runs in spawned
-///   tasks or is joined with the call.
+///   deadlines in order. Before the first step and after each one they let the code under
+///   test react (see [the settle rule](#the-settle-rule)); at each step they set `now` to the
+///   next deadline and wake the sleepers due. A sleep registered in reaction therefore fires at
+///   its exact virtual instant within the same call. Use them when the code under test runs
+///   in spawned tasks or is joined with the call.
 ///
 /// A sleep registers with the clock on its first poll; [`pending_sleepers`](Self::pending_sleepers)
-/// counts the registered ones.
+/// counts the registered ones and [`wait_for_sleepers`](Self::wait_for_sleepers) waits until
+/// enough have registered.
 ///
-/// # Multi-threaded executors
+/// # The settle rule
 ///
-/// When the code under test is joined with `run_for` (for example with `futures::join!`), or
-/// runs on the same thread, reactions are seen deterministically: after the wake-ups of a
-/// step, `run_for` yields to the executor until three yields in a row pass with no sleeper
-/// registering or leaving, so code that yields once or twice before it sleeps again (a
-/// zero-delay retry, say) still gets its next sleep in before time moves on. When a wake-up is observed
-/// on another thread (a task spawned on tokio's multi-thread runtime), `run_for` also waits
-/// until the clock has been quiet for a short real-time window before it moves on, so that
-/// the woken task can register its next sleep. Join the code under test with `run_for` for
-/// exact, fastest stepping.
+/// A clock cannot see the executor, so `run_for` decides that woken code has finished
+/// reacting by the following rule, applied before its first step and after every step:
+///
+/// 1. Every sleeper woken by the step must observe its wake-up (its sleep is polled to
+///    `Ready`, or dropped). A woken sleeper that is not polled within the
+///    [stall timeout](Self::set_stall_timeout) is a loud failure: `run_for` panics with an
+///    explanation instead of moving on.
+/// 2. `run_for` then yields to the executor until [`settle_yields`](Self::set_settle_yields)
+///    yields in a row (16 by default) pass without clock activity (a sleep registering,
+///    completing or dropped while registered; polling a pending sleep or reading `now()` is
+///    not activity). Code joined with `run_for`, or running on the same
+///    thread, can yield that many times minus one (a zero-delay retry, a hop through a helper
+///    task) before it sleeps again.
+/// 3. Unless every task woken by the step is already asleep on the clock again, `run_for`
+///    waits until the clock has been quiet for the [settle window](Self::set_settle_window)
+///    (5 ms of real time by default), so a task on another thread that works for a few
+///    milliseconds, or reacts through a channel or a helper task, registers its next sleep
+///    first. Before the first step the window always applies, so code spawned just before
+///    `run_for` reaches its first sleep. When every woken task is back on the clock but some
+///    were woken on another thread, a tenth of the window applies.
+///
+/// A reaction that takes longer than the window without touching the clock is not waited
+/// for: raise the window for such code, or make the test wait for it
+/// ([`wait_for_sleepers`](Self::wait_for_sleepers)) before calling `run_for`. Joining the
+/// code under test with `run_for` is the fastest and most exact way to step.
 ///
 /// # Examples
 ///
@@ -182,6 +196,47 @@ pub struct RunFor {
     settle: Option<Delay>,
 }
 
+/// Future returned by [`VirtualClock::wait_for_sleepers`].
+///
+/// # Cancel safety
+///
+/// Dropping it changes nothing on the clock.
+///
+/// # Panics
+///
+/// Polling it panics if the count is not reached within the stall timeout (10 seconds of real
+/// time by default, see [`VirtualClock::set_stall_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::time::Duration;
+///
+/// use asynchronously_time::{Clock, VirtualClock, WaitForSleepers};
+///
+/// let clock = VirtualClock::new();
+/// let sleep = async {
+///     clock.sleep(Duration::from_secs(1)).await;
+///     clock.elapsed()
+/// };
+/// let wait: WaitForSleepers = clock.wait_for_sleepers(1);
+/// let driver = async {
+///     wait.await;
+///     clock.advance(Duration::from_secs(1));
+/// };
+/// let (woke_at, ()) = futures::join!(sleep, driver);
+/// assert_eq!(woke_at, Duration::from_secs(1));
+/// # });
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct WaitForSleepers {
+    clock: VirtualClock,
+    count: usize,
+    since: Option<Instant>,
+    watchdog: Option<Delay>,
+}
+
 /// Sleepers are ordered by deadline, then by registration.
 type Key = (Instant, u64);
 
@@ -198,16 +253,35 @@ struct State {
     sleepers: BTreeMap<Key, Waker>,
     /// Sequence numbers of sleepers woken by the current `run_for` step and not yet observed.
     unobserved: HashSet<u64>,
+    /// Tasks woken by the current `run_for` step that have not registered a sleep since.
+    away: Vec<Waker>,
     /// Whether a wake-up of the current step was observed off the `run_for` thread.
     observed_elsewhere: bool,
     /// The `run_for` in progress, if any.
     runner: Option<Runner>,
-    /// Bumped by every interaction with the clock; `run_for` uses it to see quiet.
+    /// Bumped when a sleeper registers, completes or is dropped while registered, and at each
+    /// step: the changes a reaction to a wake-up makes, which `run_for` waits to stop.
     activity: u64,
-    /// Bumped when a sleeper registers, completes or is dropped while registered: the
-    /// changes a reaction to a wake-up makes, which `run_for` waits to stop.
-    changes: u64,
+    /// Tasks waiting in `wait_for_sleepers`, woken when a sleeper registers.
+    watchers: Vec<Waker>,
     stall_timeout: Duration,
+    settle_window: Duration,
+    settle_yields: u32,
+}
+
+/// Wakers taken out of the state under its lock, dropped or woken after it is released:
+/// waker code is foreign and may use the clock (a waker can own a `VirtualSleep`).
+#[derive(Default)]
+struct Deferred {
+    wake: Vec<Waker>,
+    drop: Vec<Waker>,
+}
+
+impl Deferred {
+    fn run(self) {
+        drop(self.drop);
+        self.wake.into_iter().for_each(Waker::wake);
+    }
 }
 
 struct Runner {
@@ -221,6 +295,7 @@ enum Target {
     At(Instant),
 }
 
+#[derive(Clone, Copy)]
 enum Phase {
     /// Fire the next due deadline, or finish.
     Step,
@@ -228,18 +303,18 @@ enum Phase {
     Waiting {
         since: Instant,
     },
-    /// Wait until the clock has been quiet for a settle window.
-    Settling {
-        activity: u64,
-        windows: u32,
-    },
-    /// Yield to the executor until a round passes in which no sleeper registered or left, so
-    /// joined code that reacts to its wake-up only after a yield of its own (a zero-delay
-    /// retry, say) registers its next sleep before time moves on.
+    /// Yield to the executor until `settle_yields` rounds in a row pass without activity.
     Yielding {
-        changes: u64,
+        activity: u64,
         quiet: u32,
         rounds: u32,
+        first: bool,
+    },
+    /// Wait until the clock has been quiet for a real-time settle window.
+    Settling {
+        activity: u64,
+        since: Instant,
+        first: bool,
     },
     Done,
 }
@@ -269,11 +344,14 @@ impl VirtualClock {
             next_seq: 0,
             sleepers: BTreeMap::new(),
             unobserved: HashSet::new(),
+            away: Vec::new(),
             observed_elsewhere: false,
             runner: None,
             activity: 0,
-            changes: 0,
+            watchers: Vec::new(),
             stall_timeout: DEFAULT_STALL_TIMEOUT,
+            settle_window: DEFAULT_SETTLE_WINDOW,
+            settle_yields: DEFAULT_SETTLE_YIELDS,
         };
         VirtualClock {
             shared: Arc::new(Shared {
@@ -480,12 +558,87 @@ impl VirtualClock {
         self.shared.lock().stall_timeout = timeout;
     }
 
+    /// Sets how long `run_for` waits for the clock to be quiet, in real time, before it takes
+    /// a step while a task it woke has not gone back to sleep on the clock (see
+    /// [the settle rule](Self#the-settle-rule)). The default is 5 ms; raise it for code that
+    /// works longer than that between two sleeps, lower it for faster stepping of code that
+    /// always sleeps again at once. `Duration::ZERO` skips the window.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_time::VirtualClock;
+    ///
+    /// let clock = VirtualClock::new();
+    /// clock.set_settle_window(Duration::from_millis(50)); // the code under test is slow
+    /// ```
+    pub fn set_settle_window(&self, window: Duration) {
+        self.shared.lock().settle_window = window;
+    }
+
+    /// Sets how many yields in a row without clock activity `run_for` waits for before each
+    /// step (see [the settle rule](Self#the-settle-rule)). The default is 16; zero still
+    /// yields once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_time::VirtualClock;
+    ///
+    /// let clock = VirtualClock::new();
+    /// clock.set_settle_yields(64); // the joined code yields many times before it sleeps
+    /// ```
+    pub fn set_settle_yields(&self, yields: u32) {
+        self.shared.lock().settle_yields = yields;
+    }
+
+    /// Waits until at least `count` sleeps are registered (polled and not yet woken).
+    ///
+    /// Useful before `run_for` or `advance` when the code under test runs in spawned tasks:
+    /// time then moves only after each of them reached its sleep.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: dropping the future changes nothing on the clock.
+    ///
+    /// # Panics
+    ///
+    /// The returned future panics with an explanation if the count is not reached within the
+    /// [stall timeout](Self::set_stall_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_time::{Clock, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let ticker = async {
+    ///     clock.sleep(Duration::from_secs(1)).await;
+    ///     clock.elapsed()
+    /// };
+    /// let driver = async {
+    ///     clock.wait_for_sleepers(1).await;
+    ///     clock.advance(Duration::from_secs(1));
+    /// };
+    /// let (woke_at, ()) = futures::join!(ticker, driver);
+    /// assert_eq!(woke_at, Duration::from_secs(1));
+    /// # });
+    /// ```
+    pub fn wait_for_sleepers(&self, count: usize) -> WaitForSleepers {
+        WaitForSleepers { clock: self.clone(), count, since: None, watchdog: None }
+    }
+
     fn runner(&self, target: Target) -> RunFor {
         RunFor {
             clock: self.clone(),
             id: self.shared.next_run_for_id.fetch_add(1, Ordering::Relaxed),
             target,
-            phase: Phase::Step,
+            phase: Phase::Yielding { activity: 0, quiet: 0, rounds: 0, first: true },
             watchdog: None,
             settle: None,
         }
@@ -502,24 +655,28 @@ impl Clock for VirtualClock {
     type Sleep = VirtualSleep;
 
     fn now(&self) -> Instant {
-        let mut state = self.shared.lock();
-        state.activity += 1;
-        state.now
+        self.shared.lock().now
     }
 
     fn sleep_until(&self, deadline: Instant) -> VirtualSleep {
-        VirtualSleep { shared: Arc::clone(&self.shared), deadline: Some(deadline), key: None }
+        let deadline = self.shared.lock().never_after(deadline);
+        VirtualSleep { shared: Arc::clone(&self.shared), deadline, key: None }
     }
 
     fn sleep(&self, duration: Duration) -> VirtualSleep {
-        let deadline = self.shared.lock().now.checked_add(duration);
+        // The same "never" as `RealClock`: no sleep of more than a century fires.
+        let deadline = if duration > NEVER_AFTER {
+            None
+        } else {
+            self.shared.lock().now.checked_add(duration)
+        };
         VirtualSleep { shared: Arc::clone(&self.shared), deadline, key: None }
     }
 
     fn reset(&self, sleep: &mut VirtualSleep, deadline: Instant) {
         sleep.deregister();
         sleep.shared = Arc::clone(&self.shared);
-        sleep.deadline = Some(deadline);
+        sleep.deadline = self.shared.lock().never_after(deadline);
     }
 }
 
@@ -536,16 +693,15 @@ impl fmt::Debug for VirtualClock {
 impl VirtualSleep {
     fn deregister(&mut self) {
         if let Some(key) = self.key.take() {
-            let waker = {
+            let mut deferred = Deferred::default();
+            {
                 let mut state = self.shared.lock();
                 state.activity += 1;
-                state.changes += 1;
-                state.sleepers.remove(&key);
-                state.observe(key.1)
-            };
-            if let Some(waker) = waker {
-                waker.wake();
+                deferred.drop.extend(state.sleepers.remove(&key));
+                state.observe(key.1, &mut deferred);
+                state.changed(&mut deferred);
             }
+            deferred.run();
         }
     }
 }
@@ -556,37 +712,41 @@ impl Future for VirtualSleep {
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let Some(deadline) = self.deadline else { return Poll::Pending };
         let this = &mut *self;
+        let mut deferred = Deferred::default();
         let mut state = this.shared.lock();
-        state.activity += 1;
         if state.now >= deadline {
-            let runner = this.key.take().and_then(|key| {
-                state.changes += 1;
-                state.sleepers.remove(&key);
-                state.observe(key.1)
-            });
-            drop(state);
-            if let Some(waker) = runner {
-                waker.wake();
+            if let Some(key) = this.key.take() {
+                state.activity += 1;
+                deferred.drop.extend(state.sleepers.remove(&key));
+                state.observe(key.1, &mut deferred);
+                state.changed(&mut deferred);
             }
+            drop(state);
+            deferred.run();
             return Poll::Ready(());
         }
         match this.key {
-            Some(key) => match state.sleepers.get_mut(&key) {
-                Some(waker) => waker.clone_from(cx.waker()),
+            Some(key) => match state.back(cx.waker(), &mut deferred).sleepers.get_mut(&key) {
+                Some(waker) if waker.will_wake(cx.waker()) => {}
+                Some(waker) => deferred.drop.push(std::mem::replace(waker, cx.waker().clone())),
                 // Only a due sleeper leaves the map, and time never goes back; re-register
                 // defensively rather than lose the waker.
                 None => {
-                    state.sleepers.insert(key, cx.waker().clone());
+                    deferred.drop.extend(state.sleepers.insert(key, cx.waker().clone()));
                 }
             },
             None => {
                 let key = (deadline, state.next_seq);
                 state.next_seq += 1;
-                state.changes += 1;
-                state.sleepers.insert(key, cx.waker().clone());
+                state.activity += 1;
+                deferred.drop.extend(state.sleepers.insert(key, cx.waker().clone()));
                 this.key = Some(key);
+                state.back(cx.waker(), &mut deferred);
+                state.changed(&mut deferred);
             }
         }
+        drop(state);
+        deferred.run();
         Poll::Pending
     }
 }
@@ -612,8 +772,9 @@ impl RunFor {
             match self.phase {
                 Phase::Done => return Poll::Ready(()),
                 Phase::Step => {
+                    let mut deferred = Deferred::default();
                     let mut state = self.clock.shared.lock();
-                    self.claim(&mut state, cx);
+                    self.claim(&mut state, cx, &mut deferred);
                     let target = match self.target {
                         Target::At(instant) => instant,
                         Target::After(duration) => {
@@ -622,41 +783,43 @@ impl RunFor {
                             instant
                         }
                     };
+                    deferred.drop.append(&mut state.away);
                     match state.sleepers.keys().next() {
                         Some(&(deadline, _)) if deadline <= target => {
                             state.now = state.now.max(deadline);
                             state.observed_elsewhere = false;
-                            let wakers = state.take_due(true);
-                            drop(state);
-                            wakers.into_iter().for_each(Waker::wake);
+                            deferred.wake = state.take_due(true);
                             self.phase = Phase::Waiting { since: Instant::now() };
                         }
                         _ => {
                             state.now = state.now.max(target);
-                            state.runner = None;
+                            deferred.drop.extend(state.runner.take().map(|runner| runner.waker));
                             self.phase = Phase::Done;
                         }
                     }
+                    drop(state);
+                    deferred.run();
                 }
                 Phase::Waiting { since } => {
+                    let mut deferred = Deferred::default();
                     let mut state = self.clock.shared.lock();
-                    self.claim(&mut state, cx);
+                    self.claim(&mut state, cx, &mut deferred);
                     if state.unobserved.is_empty() {
-                        self.phase = if state.observed_elsewhere {
-                            Phase::Settling { activity: state.activity, windows: 0 }
-                        } else {
-                            Phase::Yielding { changes: state.changes, quiet: 0, rounds: 0 }
+                        self.phase = Phase::Yielding {
+                            activity: state.activity,
+                            quiet: 0,
+                            rounds: 0,
+                            first: false,
                         };
                         drop(state);
-                        if matches!(self.phase, Phase::Settling { .. }) {
-                            self.arm_settle();
-                        }
+                        deferred.run();
                         continue;
                     }
                     let stall_timeout = state.stall_timeout;
                     let stalled = state.unobserved.len();
                     let at = state.now - self.clock.shared.origin;
                     drop(state);
+                    deferred.run();
                     let watchdog = self.watchdog.get_or_insert_with(|| Delay::new(stall_timeout));
                     loop {
                         if Pin::new(&mut *watchdog).poll(cx).is_pending() {
@@ -675,47 +838,85 @@ impl RunFor {
                         watchdog.reset(stall_timeout - waited);
                     }
                 }
-                Phase::Yielding { changes, quiet, rounds } => {
-                    let now_changes = self.clock.shared.lock().changes;
-                    let quiet = if now_changes == changes { quiet + 1 } else { 0 };
-                    if rounds == 0 || (quiet < QUIET_YIELDS && rounds < MAX_REACTION_YIELDS) {
-                        self.phase =
-                            Phase::Yielding { changes: now_changes, quiet, rounds: rounds + 1 };
+                Phase::Yielding { activity, quiet, rounds, first } => {
+                    let mut deferred = Deferred::default();
+                    let mut state = self.clock.shared.lock();
+                    self.claim(&mut state, cx, &mut deferred);
+                    let quiet = if state.activity == activity { quiet + 1 } else { 0 };
+                    let wanted = state.settle_yields.max(1);
+                    let now_activity = state.activity;
+                    let window = self.window(&state, first);
+                    drop(state);
+                    deferred.run();
+                    if rounds == 0 || (quiet < wanted && rounds < MAX_SETTLE_ROUNDS) {
+                        self.phase = Phase::Yielding {
+                            activity: now_activity,
+                            quiet,
+                            rounds: rounds + 1,
+                            first,
+                        };
                         cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
-                    self.phase = Phase::Step;
-                }
-                Phase::Settling { activity, windows } => {
-                    let settle = self.settle.get_or_insert_with(|| Delay::new(SETTLE_WINDOW));
-                    if Pin::new(settle).poll(cx).is_pending() {
-                        return Poll::Pending;
-                    }
-                    let state = self.clock.shared.lock();
-                    let quiet = state.activity == activity && state.unobserved.is_empty();
-                    let now_activity = state.activity;
-                    drop(state);
-                    if quiet || windows >= MAX_SETTLE_WINDOWS {
+                    if window.is_zero() {
                         self.phase = Phase::Step;
                     } else {
-                        self.phase =
-                            Phase::Settling { activity: now_activity, windows: windows + 1 };
-                        self.arm_settle();
+                        self.phase = Phase::Settling {
+                            activity: now_activity,
+                            since: Instant::now(),
+                            first,
+                        };
+                        self.arm_settle(window);
                     }
+                }
+                Phase::Settling { activity, since, first } => {
+                    if let Some(settle) = &mut self.settle {
+                        if Pin::new(settle).poll(cx).is_pending() {
+                            return Poll::Pending;
+                        }
+                    }
+                    let state = self.clock.shared.lock();
+                    let window = self.window(&state, first);
+                    let now_activity = state.activity;
+                    let stall_timeout = state.stall_timeout;
+                    drop(state);
+                    if now_activity != activity {
+                        // Something touched the clock: the quiet starts again, now.
+                        self.phase = Phase::Settling { activity: now_activity, since, first };
+                        if since.elapsed() < stall_timeout {
+                            self.arm_settle(window);
+                            continue;
+                        }
+                        // Code that keeps reading the clock waits for time to move: let it.
+                    }
+                    self.phase = Phase::Step;
                 }
             }
         }
     }
 
+    /// The real-time quiet window the settle rule asks for now.
+    fn window(&self, state: &State, first: bool) -> Duration {
+        if first || !state.away.is_empty() {
+            state.settle_window
+        } else if state.observed_elsewhere {
+            state.settle_window / 10
+        } else {
+            Duration::ZERO
+        }
+    }
+
     /// Registers this `run_for` as the clock's runner, with the current waker and thread.
-    fn claim(&self, state: &mut State, cx: &mut Context<'_>) {
+    fn claim(&self, state: &mut State, cx: &mut Context<'_>, deferred: &mut Deferred) {
         match &mut state.runner {
             Some(runner) if runner.id != self.id => panic!(
                 "VirtualClock::run_for: another run_for on this clock is still in progress; \
                  await one before starting the next"
             ),
             Some(runner) => {
-                runner.waker.clone_from(cx.waker());
+                if !runner.waker.will_wake(cx.waker()) {
+                    deferred.drop.push(std::mem::replace(&mut runner.waker, cx.waker().clone()));
+                }
                 runner.thread = thread::current().id();
             }
             slot @ None => {
@@ -728,10 +929,10 @@ impl RunFor {
         }
     }
 
-    fn arm_settle(&mut self) {
+    fn arm_settle(&mut self, window: Duration) {
         match &mut self.settle {
-            Some(timer) => timer.reset(SETTLE_WINDOW),
-            None => self.settle = Some(Delay::new(SETTLE_WINDOW)),
+            Some(timer) => timer.reset(window),
+            None => self.settle = Some(Delay::new(window)),
         }
     }
 }
@@ -746,11 +947,16 @@ impl Future for RunFor {
 
 impl Drop for RunFor {
     fn drop(&mut self) {
-        let mut state = self.clock.shared.lock();
-        if state.runner.as_ref().is_some_and(|runner| runner.id == self.id) {
-            state.runner = None;
-            state.unobserved.clear();
+        let mut deferred = Deferred::default();
+        {
+            let mut state = self.clock.shared.lock();
+            if state.runner.as_ref().is_some_and(|runner| runner.id == self.id) {
+                deferred.drop.extend(state.runner.take().map(|runner| runner.waker));
+                deferred.drop.append(&mut state.away);
+                state.unobserved.clear();
+            }
         }
+        deferred.run();
     }
 }
 
@@ -759,11 +965,51 @@ impl fmt::Debug for RunFor {
         let phase = match self.phase {
             Phase::Step => "step",
             Phase::Waiting { .. } => "waiting for woken sleepers",
-            Phase::Settling { .. } => "settling",
             Phase::Yielding { .. } => "yielding to woken code",
+            Phase::Settling { .. } => "settling",
             Phase::Done => "done",
         };
         f.debug_struct("RunFor").field("phase", &phase).finish_non_exhaustive()
+    }
+}
+
+impl Future for WaitForSleepers {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        let since = *this.since.get_or_insert_with(Instant::now);
+        let mut state = this.clock.shared.lock();
+        let registered = state.sleepers.len();
+        if registered >= this.count {
+            return Poll::Ready(());
+        }
+        if !state.watchers.iter().any(|watcher| watcher.will_wake(cx.waker())) {
+            state.watchers.push(cx.waker().clone());
+        }
+        let stall_timeout = state.stall_timeout;
+        drop(state);
+        let watchdog = this.watchdog.get_or_insert_with(|| Delay::new(stall_timeout));
+        if Pin::new(&mut *watchdog).poll(cx).is_ready() {
+            let waited = since.elapsed();
+            if waited >= stall_timeout {
+                panic!(
+                    "VirtualClock::wait_for_sleepers: {registered} of {} sleeps registered \
+                     within {stall_timeout:?} of real time; the code under test must be polled \
+                     (spawned or joined) and reach its sleeps",
+                    this.count
+                );
+            }
+            watchdog.reset(stall_timeout - waited);
+            let _ = Pin::new(watchdog).poll(cx);
+        }
+        Poll::Pending
+    }
+}
+
+impl fmt::Debug for WaitForSleepers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitForSleepers").field("count", &self.count).finish_non_exhaustive()
     }
 }
 
@@ -776,7 +1022,8 @@ impl Shared {
 
 impl State {
     /// Removes the sleepers due at `now`, in deadline then registration order, and returns
-    /// their wakers. With `track`, the current `run_for` step waits for each to observe it.
+    /// their wakers. With `track`, the current `run_for` step waits for each to observe it
+    /// and for its task to come back to the clock.
     fn take_due(&mut self, track: bool) -> Vec<Waker> {
         self.activity += 1;
         let mut due = Vec::new();
@@ -785,25 +1032,50 @@ impl State {
             if deadline > self.now {
                 break;
             }
-            due.push(entry.remove());
+            let waker = entry.remove();
             if track {
                 self.unobserved.insert(seq);
+                if !self.away.iter().any(|task| task.will_wake(&waker)) {
+                    self.away.push(waker.clone());
+                }
             }
+            due.push(waker);
         }
         due
     }
 
-    /// Records that sleeper `seq` observed its wake-up. Returns the runner's waker when that
+    /// Records that sleeper `seq` observed its wake-up, and defers waking the runner when that
     /// was the last one it waited for.
-    fn observe(&mut self, seq: u64) -> Option<Waker> {
+    fn observe(&mut self, seq: u64, deferred: &mut Deferred) {
         if !self.unobserved.remove(&seq) {
-            return None;
+            return;
         }
-        let runner = self.runner.as_ref()?;
+        let Some(runner) = self.runner.as_ref() else { return };
         if runner.thread != thread::current().id() {
             self.observed_elsewhere = true;
         }
-        self.unobserved.is_empty().then(|| runner.waker.clone())
+        if self.unobserved.is_empty() {
+            deferred.wake.push(runner.waker.clone());
+        }
+    }
+
+    /// A task polled a sleep that is still pending: it is asleep on the clock again.
+    fn back(&mut self, task: &Waker, deferred: &mut Deferred) -> &mut State {
+        if let Some(index) = self.away.iter().position(|away| away.will_wake(task)) {
+            deferred.drop.push(self.away.swap_remove(index));
+        }
+        self
+    }
+
+    /// A sleeper registered or left: wake the `wait_for_sleepers` futures to recount.
+    fn changed(&mut self, deferred: &mut Deferred) {
+        deferred.wake.append(&mut self.watchers);
+    }
+
+    /// `Some(deadline)`, or `None` ("never") for a deadline more than a century ahead, as
+    /// `RealClock` has it.
+    fn never_after(&self, deadline: Instant) -> Option<Instant> {
+        (deadline.saturating_duration_since(self.now) <= NEVER_AFTER).then_some(deadline)
     }
 }
 
@@ -828,4 +1100,5 @@ const _: () = {
     assert_send_sync_unpin::<VirtualClock>();
     assert_send_sync_unpin::<VirtualSleep>();
     assert_send_sync_unpin::<RunFor>();
+    assert_send_sync_unpin::<WaitForSleepers>();
 };

@@ -1,17 +1,18 @@
 //! The wait queue: a slab of waiter slots, linked into one FIFO list per priority level.
 //!
-//! Slots are reused through a free list and the levels are kept sorted (the first inline),
-//! so after warm-up queueing a waiter allocates nothing. Each slot owns a reusable [`Status`]
+//! Slots are reused through a free list and the levels are kept sorted (the first inline,
+//! the others in a `BTreeMap`), so after warm-up queueing a waiter at a priority that already
+//! has waiters allocates nothing. Each slot owns a reusable [`Status`]
 //! cell that its acquire future also holds: the outcome (assigned, closed, too large) is
 //! published there and the slot is freed at once, so a woken future reads its outcome
 //! without taking the lock. While the status says waiting, the slot belongs to that future.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::BTreeMap;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use crate::Priority;
+use crate::sync::{Arc, AtomicUsize, Ordering, fence};
 
 const NONE: usize = usize::MAX;
 
@@ -56,7 +57,13 @@ impl Status {
 
     /// Whether a future still holds this cell.
     fn is_shared(&self) -> bool {
-        Arc::strong_count(&self.0) != 1
+        if Arc::strong_count(&self.0) != 1 {
+            return true;
+        }
+        // The count is read `Relaxed`: this fence pairs with the `Release` decrement of the
+        // previous future's drop, so its last read of the cell happens before the reuse.
+        fence(Ordering::Acquire);
+        false
     }
 
     fn store(&self, outcome: Outcome) {
@@ -97,22 +104,30 @@ struct Level {
     len: usize,
 }
 
-/// The non-empty levels, sorted by priority, with the first one stored inline: a hand-off
-/// at the head of the queue then reads no extra heap memory (a cache line less to move
-/// between threads under contention).
+/// The non-empty levels by priority, the best one stored inline: a hand-off at the head of
+/// the queue then reads no extra heap memory (a cache line less to move between threads under
+/// contention). The others sit in a `BTreeMap`, so finding, adding and removing a level is
+/// O(log levels) and serving `n` waiters at `n` distinct priorities is O(n log n).
 #[derive(Debug)]
 struct Levels {
     /// Valid when `count > 0`.
     first: Level,
-    rest: Vec<Level>,
+    rest: BTreeMap<Priority, Level>,
     count: usize,
+}
+
+/// Where a level lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LevelIdx {
+    First,
+    Rest(Priority),
 }
 
 impl Levels {
     const fn new() -> Levels {
         Levels {
             first: Level { priority: Priority::NORMAL, head: NONE, tail: NONE, len: 0 },
-            rest: Vec::new(),
+            rest: BTreeMap::new(),
             count: 0,
         }
     }
@@ -122,53 +137,68 @@ impl Levels {
         (self.count > 0).then_some(&self.first)
     }
 
-    fn get(&self, level_idx: usize) -> &Level {
-        if level_idx == 0 { &self.first } else { &self.rest[level_idx - 1] }
+    fn get(&self, level_idx: LevelIdx) -> &Level {
+        match level_idx {
+            LevelIdx::First => &self.first,
+            LevelIdx::Rest(priority) => &self.rest[&priority],
+        }
     }
 
-    fn get_mut(&mut self, level_idx: usize) -> &mut Level {
-        if level_idx == 0 { &mut self.first } else { &mut self.rest[level_idx - 1] }
+    fn get_mut(&mut self, level_idx: LevelIdx) -> &mut Level {
+        match level_idx {
+            LevelIdx::First => &mut self.first,
+            LevelIdx::Rest(priority) => self.rest.get_mut(&priority).expect("the level exists"),
+        }
     }
 
     fn iter(&self) -> impl Iterator<Item = &Level> {
-        self.first().into_iter().chain(&self.rest)
+        self.first().into_iter().chain(self.rest.values())
     }
 
-    fn binary_search(&self, priority: Priority) -> Result<usize, usize> {
+    /// The level of `priority`, if it has waiters.
+    #[inline]
+    fn find(&self, priority: Priority) -> Option<LevelIdx> {
         if self.count == 0 {
-            return Err(0);
+            None
+        } else if priority == self.first.priority {
+            Some(LevelIdx::First)
+        } else if priority > self.first.priority && self.rest.contains_key(&priority) {
+            Some(LevelIdx::Rest(priority))
+        } else {
+            None
         }
-        match priority.cmp(&self.first.priority) {
-            std::cmp::Ordering::Equal => Ok(0),
-            std::cmp::Ordering::Less => Err(0),
-            std::cmp::Ordering::Greater => {
-                match self.rest.binary_search_by_key(&priority, |level| level.priority) {
-                    Ok(rest_idx) => Ok(rest_idx + 1),
-                    Err(rest_idx) => Err(rest_idx + 1),
+    }
+
+    /// The level of `priority`, created empty if needed.
+    fn find_or_insert(&mut self, priority: Priority) -> LevelIdx {
+        if let Some(level_idx) = self.find(priority) {
+            return level_idx;
+        }
+        let level = Level { priority, head: NONE, tail: NONE, len: 0 };
+        self.count += 1;
+        if self.count == 1 {
+            self.first = level;
+            LevelIdx::First
+        } else if priority < self.first.priority {
+            let old_first = std::mem::replace(&mut self.first, level);
+            self.rest.insert(old_first.priority, old_first);
+            LevelIdx::First
+        } else {
+            self.rest.insert(priority, level);
+            LevelIdx::Rest(priority)
+        }
+    }
+
+    fn remove(&mut self, level_idx: LevelIdx) {
+        match level_idx {
+            LevelIdx::First => {
+                if let Some((_, next)) = self.rest.pop_first() {
+                    self.first = next;
                 }
             }
-        }
-    }
-
-    fn insert(&mut self, level_idx: usize, level: Level) {
-        if self.count == 0 {
-            self.first = level;
-        } else if level_idx == 0 {
-            let old_first = std::mem::replace(&mut self.first, level);
-            self.rest.insert(0, old_first);
-        } else {
-            self.rest.insert(level_idx - 1, level);
-        }
-        self.count += 1;
-    }
-
-    fn remove(&mut self, level_idx: usize) {
-        if level_idx == 0 {
-            if !self.rest.is_empty() {
-                self.first = self.rest.remove(0);
+            LevelIdx::Rest(priority) => {
+                self.rest.remove(&priority);
             }
-        } else {
-            self.rest.remove(level_idx - 1);
         }
         self.count -= 1;
     }
@@ -244,8 +274,13 @@ impl Queue {
         let base = i64::from(slot.priority.value());
         match (aging, slot.enqueued) {
             (Some((aging, now)), Some(enqueued)) => {
-                let waited = now.saturating_duration_since(enqueued).as_nanos();
-                let steps = (waited / aging.interval.as_nanos()).min(u128::from(aging.max_boost));
+                let waited = now.saturating_duration_since(enqueued);
+                if waited < aging.interval {
+                    // No step yet: the common case of a short wait, without a 128-bit division.
+                    return base;
+                }
+                let steps = (waited.as_nanos() / aging.interval.as_nanos())
+                    .min(u128::from(aging.max_boost));
                 // `steps <= u32::MAX`, so the conversion is lossless.
                 base - i64::try_from(steps).unwrap_or(i64::from(u32::MAX))
             }
@@ -308,13 +343,7 @@ impl Queue {
         slot.prev = NONE;
         slot.next = NONE;
         let status = slot.status.clone();
-        let level_idx = match self.levels.binary_search(priority) {
-            Ok(level_idx) => level_idx,
-            Err(level_idx) => {
-                self.levels.insert(level_idx, Level { priority, head: NONE, tail: NONE, len: 0 });
-                level_idx
-            }
-        };
+        let level_idx = self.levels.find_or_insert(priority);
         let level = self.levels.get_mut(level_idx);
         if level.tail == NONE {
             level.head = slot_idx;
@@ -396,20 +425,55 @@ impl Queue {
         None
     }
 
+    /// The earliest instant after `now` at which the front of some level (the only waiters
+    /// whose order against other levels can change) gains an aging step, if any still can.
+    pub(crate) fn next_aging_step(&self, aging: Aging, now: Instant) -> Option<Instant> {
+        let interval = aging.interval.as_nanos();
+        self.levels
+            .iter()
+            .filter_map(|level| {
+                let enqueued = self.slots[level.head].enqueued?;
+                let steps = now.saturating_duration_since(enqueued).as_nanos() / interval;
+                let steps = u32::try_from(steps).ok().filter(|&steps| steps < aging.max_boost)?;
+                enqueued.checked_add(aging.interval.checked_mul(steps + 1)?)
+            })
+            .min()
+    }
+
+    /// The front waiter of the best level: its slot, sequence number and waker.
+    pub(crate) fn front_waker(&self) -> Option<(usize, u64, &Waker)> {
+        let slot_idx = self.levels.first()?.head;
+        let slot = &self.slots[slot_idx];
+        Some((slot_idx, slot.seq, slot.waker.as_ref()?))
+    }
+
+    /// Whether `slot_idx` still holds the queued waiter numbered `seq`.
+    pub(crate) fn is_queued(&self, slot_idx: usize, seq: u64) -> bool {
+        self.slots.get(slot_idx).is_some_and(|slot| slot.queued && slot.seq == seq)
+    }
+
+    /// The sequence number of a queued slot.
+    pub(crate) fn seq(&self, slot_idx: usize) -> u64 {
+        self.slots[slot_idx].seq
+    }
+
     /// Any waiting slot (used to empty the queue on close).
     pub(crate) fn any_waiting(&self) -> Option<usize> {
         self.levels.first().map(|level| level.head)
     }
 
-    /// A waiting slot that asks for more than `total` permits.
-    pub(crate) fn find_larger_than(&self, total: usize) -> Option<usize> {
+    /// The first waiting slot at or after `from` that asks for more than `total` permits.
+    /// Callers rejecting several resume from the slot after the last one found, so a sweep
+    /// over the whole queue is one pass over the slab.
+    pub(crate) fn find_larger_than(&self, total: usize, from: usize) -> Option<usize> {
         if self.is_empty() {
             return None;
         }
-        self.slots.iter().position(|slot| slot.queued && slot.permits > total)
+        let rest = self.slots.get(from..)?;
+        rest.iter().position(|slot| slot.queued && slot.permits > total).map(|idx| idx + from)
     }
 
-    fn find_level(&self, priority: Priority) -> Option<usize> {
-        self.levels.binary_search(priority).ok()
+    fn find_level(&self, priority: Priority) -> Option<LevelIdx> {
+        self.levels.find(priority)
     }
 }
