@@ -1,11 +1,13 @@
+use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
 use asynchronously_time::{Clock, RealClock};
 use futures::TryFuture;
 
+use crate::budget::SharedBudget;
 use crate::delays::Shape;
-use crate::{Delays, Retry, RetryBudget};
+use crate::{Delays, LongRetryAfter, Retry};
 
 mod builder;
 
@@ -16,8 +18,9 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 ///
 /// A policy holds the schedule ([`Backoff`](crate::Backoff), [`Jitter`](crate::Jitter), delay bounds), the limits (retries,
 /// total elapsed time including attempt time, per-attempt timeout), an optional shared
-/// [`RetryBudget`] and the [`Clock`] it measures time on. It is `Clone + Send + Sync`; cloning
-/// copies a few words (and bumps the budget's reference count).
+/// [`RetryBudget`](crate::RetryBudget) and the [`Clock`] it measures time on. It is
+/// `Clone + Send + Sync`; cloning copies a few words (and bumps the budget's reference count),
+/// which is what [`retry`](Self::retry) does so that its future can be spawned.
 ///
 /// What to retry (classification) and what to report (hooks) belong to each call site and are
 /// set on the [`Retry`] future.
@@ -55,22 +58,21 @@ pub struct RetryPolicy<C: Clock = RealClock> {
     /// Whether an attempt needs a timer (an attempt timeout or an overall deadline), set by
     /// [`prepare`](Self::prepare).
     pub(crate) timed: bool,
-    /// Whether every retry only yields: a fixed zero delay, no overall deadline and no
-    /// budget, set by [`prepare`](Self::prepare).
-    pub(crate) yield_only: bool,
     pub(crate) max_retries: Option<u32>,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) seed: Option<u64>,
-    pub(crate) budget: Option<RetryBudget<C>>,
+    pub(crate) long_retry_after: LongRetryAfter,
+    pub(crate) budget: Option<SharedBudget>,
     pub(crate) clock: C,
 }
 
 impl RetryPolicy {
     /// Starts building a policy on the real clock.
     ///
-    /// Defaults: [`Backoff::exponential`](crate::Backoff::exponential)`(100 ms, 2.0)`, no jitter, delays in
-    /// `[0, Duration::MAX]`, 3 retries (4 calls), no time limits, no budget.
+    /// Defaults: [`Backoff::exponential`](crate::Backoff::exponential)`(100 ms, 2.0)`, no
+    /// jitter, delays in `[0, 60 s]` (as backon), 3 retries (4 calls), no time limits, no
+    /// budget, a [`Verdict::RetryAfter`](crate::Verdict::RetryAfter) beyond 60 s clamped.
     ///
     /// # Examples
     ///
@@ -91,15 +93,13 @@ impl<C: Clock> RetryPolicy<C> {
     pub(crate) fn prepare(&mut self) {
         self.fixed_delay = self.shape.fixed_delay();
         self.timed = self.max_elapsed.is_some() || self.attempt_timeout.is_some();
-        self.yield_only = self.fixed_delay == Some(Duration::ZERO)
-            && self.max_elapsed.is_none()
-            && self.budget.is_none();
     }
 
     /// Returns a future that calls `operation` until it succeeds or this policy gives up.
     ///
-    /// The future borrows the policy; to spawn it, move a clone of the policy into the task
-    /// (`async move { policy.retry(op).await }`).
+    /// The future holds a clone of the policy (a few words), so it is `'static` when the
+    /// operation is: `tokio::spawn(policy.retry(op))` works as written. To borrow the policy
+    /// instead, write `op.retry(&policy)` ([`Retryable`](crate::Retryable)).
     /// Narrow what is retried with [`Retry::retry_if`] or [`Retry::classify`]; observe
     /// retries with [`Retry::on_retry`] or [`Retry::on_retry_async`].
     ///
@@ -121,12 +121,22 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn retry<F, Fut>(&self, operation: F) -> Retry<'_, F, Fut, C>
+    pub fn retry<F, Fut>(&self, operation: F) -> Retry<'static, F, Fut, C>
     where
         F: FnMut() -> Fut,
         Fut: TryFuture,
     {
-        Retry::new(self, operation)
+        Retry::new(Cow::Owned(self.clone()), operation)
+    }
+
+    /// Like [`retry`](Self::retry), borrowing the policy instead of cloning it; what
+    /// [`Retryable::retry`](crate::Retryable::retry) calls.
+    pub(crate) fn retry_borrowed<F, Fut>(&self, operation: F) -> Retry<'_, F, Fut, C>
+    where
+        F: FnMut() -> Fut,
+        Fut: TryFuture,
+    {
+        Retry::new(Cow::Borrowed(self), operation)
     }
 
     /// Returns the schedule: the delay before each retry, one per allowed retry.
@@ -200,6 +210,7 @@ impl<C: Clock> fmt::Debug for RetryPolicy<C> {
             .field("max_elapsed", &self.max_elapsed)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("seed", &self.seed)
+            .field("long_retry_after", &self.long_retry_after)
             .field("budget", &self.budget)
             .field("clock", &self.clock)
             .finish()
