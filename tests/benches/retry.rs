@@ -100,7 +100,9 @@ fn main() {
         |n| {
             let start = Instant::now();
             for _ in 0..n {
-                black_box(block_on(failing(0).retry(&ours)).ok());
+                black_box(
+                    block_on(asynchronously::retry::Retryable::retry(failing(0), &ours)).ok(),
+                );
             }
             start.elapsed()
         },
@@ -118,7 +120,9 @@ fn main() {
         |n| {
             let start = Instant::now();
             for _ in 0..n {
-                black_box(block_on(failing(10).retry(&ours)).ok());
+                black_box(
+                    block_on(asynchronously::retry::Retryable::retry(failing(10), &ours)).ok(),
+                );
             }
             start.elapsed()
         },
@@ -167,7 +171,7 @@ fn main() {
         |n| {
             let start = Instant::now();
             for _ in 0..n {
-                black_box(spin(failing(0).retry(&ours)).ok());
+                black_box(spin(asynchronously::retry::Retryable::retry(failing(0), &ours)).ok());
             }
             start.elapsed()
         },
@@ -192,7 +196,7 @@ fn main() {
         |n| {
             let start = Instant::now();
             for _ in 0..n {
-                black_box(spin(failing(10).retry(&ours)).ok());
+                black_box(spin(asynchronously::retry::Retryable::retry(failing(10), &ours)).ok());
             }
             start.elapsed()
         },
@@ -241,7 +245,9 @@ fn main() {
             |n| {
                 let start = Instant::now();
                 for _ in 0..n {
-                    black_box(block_on(failing(10).retry(&ours)).ok());
+                    black_box(
+                        block_on(asynchronously::retry::Retryable::retry(failing(10), &ours)).ok(),
+                    );
                 }
                 start.elapsed()
             },
@@ -270,10 +276,10 @@ fn main() {
     // Heap allocations: per call on success, per retry on the failure path.
     let iterations = 10_000;
     let success = allocations_per_op(iterations, || {
-        black_box(spin(failing(0).retry(&ours)).ok());
+        black_box(spin(asynchronously::retry::Retryable::retry(failing(0), &ours)).ok());
     });
     let ten_failures = allocations_per_op(iterations, || {
-        black_box(spin(failing(10).retry(&ours)).ok());
+        black_box(spin(asynchronously::retry::Retryable::retry(failing(10), &ours)).ok());
     });
     let backon_ten = allocations_per_op(iterations, || {
         black_box(spin(failing(10).retry(theirs).sleep(yield_sleeper)).ok());

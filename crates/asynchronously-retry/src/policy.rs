@@ -1,5 +1,6 @@
-use std::borrow::Cow;
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use asynchronously_time::{Clock, RealClock};
@@ -50,8 +51,14 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-#[derive(Clone)]
 pub struct RetryPolicy<C: Clock = RealClock> {
+    /// Shared, so a clone (what [`retry`](Self::retry) makes) is one reference count.
+    settings: Arc<Settings<C>>,
+}
+
+/// The settings of a policy, as the builder fills them in.
+#[derive(Clone)]
+pub(crate) struct Settings<C: Clock> {
     pub(crate) shape: Shape,
     /// `shape.fixed_delay()`, set by [`prepare`](Self::prepare).
     pub(crate) fixed_delay: Option<Duration>,
@@ -88,13 +95,38 @@ impl RetryPolicy {
     }
 }
 
-impl<C: Clock> RetryPolicy<C> {
+/// The policy a [`Retry`] runs under: borrowed, or a clone it owns.
+pub(crate) enum PolicyRef<'a, C: Clock> {
+    Borrowed(&'a Settings<C>),
+    Owned(RetryPolicy<C>),
+}
+
+impl<C: Clock> Deref for PolicyRef<'_, C> {
+    type Target = Settings<C>;
+
+    #[inline]
+    fn deref(&self) -> &Settings<C> {
+        match self {
+            PolicyRef::Borrowed(settings) => settings,
+            PolicyRef::Owned(policy) => &policy.settings,
+        }
+    }
+}
+
+impl<C: Clock> Settings<C> {
     /// Precomputes what the retry loop checks on every attempt; called by the builder.
     pub(crate) fn prepare(&mut self) {
         self.fixed_delay = self.shape.fixed_delay();
         self.timed = self.max_elapsed.is_some() || self.attempt_timeout.is_some();
     }
 
+    /// The validated policy.
+    pub(crate) fn into_policy(self) -> RetryPolicy<C> {
+        RetryPolicy { settings: Arc::new(self) }
+    }
+}
+
+impl<C: Clock> RetryPolicy<C> {
     /// Returns a future that calls `operation` until it succeeds or this policy gives up.
     ///
     /// The future holds a clone of the policy (a few words), so it is `'static` when the
@@ -126,7 +158,7 @@ impl<C: Clock> RetryPolicy<C> {
         F: FnMut() -> Fut,
         Fut: TryFuture,
     {
-        Retry::new(Cow::Owned(self.clone()), operation)
+        Retry::new(PolicyRef::Owned(self.clone()), operation)
     }
 
     /// Like [`retry`](Self::retry), borrowing the policy instead of cloning it; what
@@ -136,7 +168,7 @@ impl<C: Clock> RetryPolicy<C> {
         F: FnMut() -> Fut,
         Fut: TryFuture,
     {
-        Retry::new(Cow::Borrowed(self), operation)
+        Retry::new(PolicyRef::Borrowed(&self.settings), operation)
     }
 
     /// Returns the schedule: the delay before each retry, one per allowed retry.
@@ -158,7 +190,8 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn delays(&self) -> Delays {
-        Delays::new(self.shape, self.max_retries, self.seed)
+        let settings = &*self.settings;
+        Delays::new(settings.shape, settings.max_retries, settings.seed)
     }
 
     /// Returns the retry limit: `Some(n)` allows `n + 1` calls, `None` is unlimited.
@@ -173,7 +206,7 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn max_retries(&self) -> Option<u32> {
-        self.max_retries
+        self.settings.max_retries
     }
 
     /// Returns the clock this policy measures time on.
@@ -188,7 +221,7 @@ impl<C: Clock> RetryPolicy<C> {
     /// assert_eq!(*policy.clock(), RealClock);
     /// ```
     pub fn clock(&self) -> &C {
-        &self.clock
+        &self.settings.clock
     }
 }
 
@@ -199,7 +232,19 @@ impl Default for RetryPolicy {
     }
 }
 
+impl<C: Clock> Clone for RetryPolicy<C> {
+    fn clone(&self) -> Self {
+        RetryPolicy { settings: Arc::clone(&self.settings) }
+    }
+}
+
 impl<C: Clock> fmt::Debug for RetryPolicy<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+impl<C: Clock> fmt::Debug for Settings<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicy")
             .field("backoff", &self.shape.backoff)

@@ -1,4 +1,3 @@
-use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -10,12 +9,13 @@ use futures::TryFuture;
 use pin_project::pin_project;
 
 use crate::delays::Cursor;
+use crate::policy::PolicyRef;
 use crate::{
     AsyncHook, Attempt, Classify, Hook, LongRetryAfter, NoHook, RetryAll, RetryError, RetryIf,
-    RetryPolicy, SyncHook, Verdict,
+    SyncHook, Verdict,
 };
 
-/// Future returned by [`RetryPolicy::retry`] and [`Retryable::retry`](crate::Retryable::retry):
+/// Future returned by [`RetryPolicy::retry`](crate::RetryPolicy::retry) and [`Retryable::retry`](crate::Retryable::retry):
 /// calls the operation until it succeeds or the policy gives up.
 ///
 /// Between attempts it sleeps the policy's next delay on the policy's clock — only between
@@ -32,7 +32,7 @@ use crate::{
 /// allocation per attempt (the real clock allocates its timer once, on the first real sleep;
 /// a per-attempt timeout combined with zero delays re-creates it after each timed attempt).
 ///
-/// [`RetryPolicy::retry`] returns an owned `Retry<'static, …>` holding a clone of the policy,
+/// [`RetryPolicy::retry`](crate::RetryPolicy::retry) returns an owned `Retry<'static, …>` holding a clone of the policy,
 /// so `tokio::spawn(policy.retry(op))` works as written; [`Retryable::retry`](crate::Retryable::retry)
 /// borrows the policy instead.
 ///
@@ -96,8 +96,8 @@ struct Core<'a, C: Clock, K, H, E> {
     classifier: K,
     hook: H,
     /// Borrowed from the caller ([`Retryable::retry`](crate::Retryable::retry)) or a clone
-    /// ([`RetryPolicy::retry`]).
-    policy: Cow<'a, RetryPolicy<C>>,
+    /// ([`RetryPolicy::retry`](crate::RetryPolicy::retry)).
+    policy: PolicyRef<'a, C>,
     /// What an attempt cut off by its timeout counts as.
     on_timeout: Verdict,
     /// The schedule's position, created at the first failure (unused by a constant schedule,
@@ -151,7 +151,7 @@ where
     Fut: TryFuture,
     C: Clock,
 {
-    pub(crate) fn new(policy: Cow<'a, RetryPolicy<C>>, operation: F) -> Self {
+    pub(crate) fn new(policy: PolicyRef<'a, C>, operation: F) -> Self {
         Retry {
             operation,
             core: Core {
@@ -752,6 +752,42 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 }
 
+impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
+    /// Between attempts: runs the hook (cut off at the deadline), then the sleep.
+    ///
+    /// `Ready` with the next state, or with the error that ends the retry. Kept out of
+    /// `poll`, so the attempt path stays small.
+    #[inline(never)]
+    fn poll_pause<Fut>(
+        &mut self,
+        state: Pin<&mut State<Fut, H::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Result<State<Fut, H::Future>, RetryError<E>>> {
+        match state.project() {
+            StateProj::Hook { hook, timed, wake, pended } => {
+                if hook.poll(cx).is_ready() {
+                    return Poll::Ready(Ok(self.after_hook(*timed, *wake, *pended)));
+                }
+                *pended = true;
+                if *timed && self.poll_timer(cx).is_ready() {
+                    // The deadline passed while the hook ran.
+                    return Poll::Ready(Err(self.stop_at_deadline(None)));
+                }
+                Poll::Pending
+            }
+            StateProj::Sleep { pended } => {
+                if self.poll_timer(cx).is_pending() {
+                    *pended = true;
+                    return Poll::Pending;
+                }
+                // An elapsed delay that never returned `Pending` still yields once.
+                Poll::Ready(Ok(if *pended { State::Ready } else { State::Yielded }))
+            }
+            _ => unreachable!("only a pause is polled here"),
+        }
+    }
+}
+
 impl<F, Fut, C, K, H> Future for Retry<'_, F, Fut, C, K, H>
 where
     F: FnMut() -> Fut,
@@ -802,26 +838,11 @@ where
                     };
                     core.after_failure(error, timed)
                 }
-                StateProj::Hook { hook, timed, wake, pended } => {
-                    if hook.poll(cx).is_pending() {
-                        *pended = true;
-                        if *timed && core.poll_timer(cx).is_ready() {
-                            // The deadline passed while the hook ran.
-                            Err(core.stop_at_deadline(None))
-                        } else {
-                            return Poll::Pending;
-                        }
-                    } else {
-                        Ok(core.after_hook(*timed, *wake, *pended))
+                StateProj::Hook { .. } | StateProj::Sleep { .. } => {
+                    match core.poll_pause(this.state.as_mut(), cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(next) => next,
                     }
-                }
-                StateProj::Sleep { pended } => {
-                    if core.poll_timer(cx).is_pending() {
-                        *pended = true;
-                        return Poll::Pending;
-                    }
-                    // An elapsed delay that never returned `Pending` still yields once.
-                    Ok(if *pended { State::Ready } else { State::Yielded })
                 }
                 StateProj::Done => panic!("`Retry` polled after it completed"),
             };
@@ -862,7 +883,7 @@ where
         f.debug_struct("Retry")
             .field("attempts", &self.core.attempts)
             .field("state", &state)
-            .field("policy", &self.core.policy)
+            .field("policy", &*self.core.policy)
             .finish_non_exhaustive()
     }
 }

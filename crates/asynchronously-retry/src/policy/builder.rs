@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use asynchronously_time::{Clock, RealClock};
 
+use super::Settings;
 use crate::backoff::BackoffKind;
 use crate::delays::Shape;
 use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy};
@@ -32,7 +33,7 @@ use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy};
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryPolicyBuilder<C: Clock = RealClock> {
-    policy: RetryPolicy<C>,
+    policy: Settings<C>,
 }
 
 /// Why [`RetryPolicyBuilder::build`] refused a setting.
@@ -71,7 +72,7 @@ const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(60);
 impl RetryPolicyBuilder {
     pub(crate) fn new() -> Self {
         RetryPolicyBuilder {
-            policy: RetryPolicy {
+            policy: Settings {
                 shape: Shape {
                     backoff: Backoff::default(),
                     jitter: Jitter::None,
@@ -95,7 +96,7 @@ impl RetryPolicyBuilder {
     pub(crate) fn into_policy(self) -> RetryPolicy {
         let mut policy = self.policy;
         policy.prepare();
-        policy
+        policy.into_policy()
     }
 }
 
@@ -336,7 +337,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     pub fn with_clock<C2: Clock>(self, clock: C2) -> RetryPolicyBuilder<C2> {
         let p = self.policy;
         RetryPolicyBuilder {
-            policy: RetryPolicy {
+            policy: Settings {
                 shape: p.shape,
                 fixed_delay: None,
                 timed: false,
@@ -390,7 +391,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
             return Err(PolicyError::ZeroAttemptTimeout);
         }
         policy.prepare();
-        Ok(policy)
+        Ok(policy.into_policy())
     }
 }
 
