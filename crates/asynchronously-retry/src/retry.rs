@@ -808,7 +808,8 @@ where
                     Ok(timed) => {
                         let future = (this.operation)();
                         core.attempts = core.attempts.saturating_add(1);
-                        Ok(State::Attempt { future, timed })
+                        this.state.set(State::Attempt { future, timed });
+                        continue;
                     }
                     Err(error) => Err(error),
                 },
