@@ -113,6 +113,9 @@ struct Core<'a, C: Clock, K, H, E> {
     last_error: Option<E>,
 }
 
+/// What follows a step of the retry: the next state, or the error that ends it.
+type Next<Fut, HookFut, E> = Result<State<Fut, HookFut>, RetryError<E>>;
+
 /// Where the retry is. Each variant carries what only it needs.
 #[pin_project(project = StateProj)]
 enum State<Fut, HookFut> {
@@ -550,11 +553,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out,
     /// `timed` whether its timer is armed. Returns the next state.
     #[inline]
-    fn after_failure<Fut>(
-        &mut self,
-        error: Option<E>,
-        timed: bool,
-    ) -> Result<State<Fut, H::Future>, RetryError<E>>
+    fn after_failure<Fut>(&mut self, error: Option<E>, timed: bool) -> Next<Fut, H::Future, E>
     where
         K: Classify<E>,
         H: Hook<E>,
@@ -648,7 +647,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         too_long: bool,
         mut now: Option<Instant>,
         timed: bool,
-    ) -> Result<State<Fut, H::Future>, RetryError<E>>
+    ) -> Next<Fut, H::Future, E>
     where
         H: Hook<E>,
     {
@@ -762,7 +761,7 @@ impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
         &mut self,
         state: Pin<&mut State<Fut, H::Future>>,
         cx: &mut Context<'_>,
-    ) -> Poll<Result<State<Fut, H::Future>, RetryError<E>>> {
+    ) -> Poll<Next<Fut, H::Future, E>> {
         match state.project() {
             StateProj::Hook { hook, timed, wake, pended } => {
                 if hook.poll(cx).is_ready() {
