@@ -371,7 +371,7 @@ runtime_test!(
         let stopped_at = futures::join!(worker.on_event(hook), async {
             clock.run_for(ms(500)).await;
             // Waits for the running run (no overlap); the stop's grace ends first.
-            periodic.run_now();
+            periodic.run_now().unwrap();
             let stop = periodic.stop_within(Duration::ZERO);
             // Let the worker see the stop before time moves on.
             yield_now().await;
@@ -405,7 +405,7 @@ runtime_test!(
         let worker = rt.spawn(worker);
         // Virtual time stands still below: only the command's wake-up can start each run
         // (a missing wake-up hangs here; the hand-polled test below fails instead).
-        periodic.run_now();
+        periodic.run_now().unwrap();
         assert_eq!(rx.next().await, Some((secs(0), true)), "run_now");
 
         clock.run_for(secs(10)).await;
@@ -436,9 +436,9 @@ fn each_command_wakes_a_parked_worker_from_another_thread() {
     let waker = Waker::from(Arc::clone(&wakes));
     type Command<'a> = (&'a str, &'a (dyn Fn(&Periodic) + Sync));
     let commands: [Command<'_>; 5] = [
-        ("pause", &|p| p.pause()),
-        ("resume", &|p| p.resume()),
-        ("run_now", &|p| p.run_now()),
+        ("pause", &|p| p.pause().unwrap()),
+        ("resume", &|p| p.resume().unwrap()),
+        ("run_now", &|p| p.run_now().unwrap()),
         ("set_period", &|p| p.set_period(secs(60)).unwrap()),
         ("stop", &|p| drop(p.stop_within(secs(30)))),
     ];
@@ -669,14 +669,14 @@ runtime_test!(
             .unwrap();
         futures::join!(worker, async {
             clock.run_for(ms(150)).await;
-            periodic.pause();
-            periodic.pause();
+            periodic.pause().unwrap();
+            periodic.pause().unwrap();
             // Commands are not clock wake-ups: let the worker see them before time moves.
             yield_now().await;
             clock.run_for(ms(300)).await;
             assert_eq!(clock.pending_sleepers(), 0, "a paused worker does not sleep");
-            periodic.resume();
-            periodic.resume();
+            periodic.resume().unwrap();
+            periodic.resume().unwrap();
             yield_now().await;
             clock.run_for(ms(200)).await;
             periodic.stop().await;
@@ -698,11 +698,11 @@ runtime_test!(
             })
             .unwrap();
         futures::join!(worker, async {
-            periodic.run_now();
+            periodic.run_now().unwrap();
             yield_now().await;
             clock.run_for(ms(50)).await;
-            periodic.run_now();
-            periodic.run_now();
+            periodic.run_now().unwrap();
+            periodic.run_now().unwrap();
             yield_now().await;
             clock.run_for(ms(500)).await;
             periodic.stop().await;
@@ -724,7 +724,7 @@ runtime_test!(
             .unwrap();
         futures::join!(worker, async {
             clock.run_for(ms(60)).await;
-            periodic.run_now();
+            periodic.run_now().unwrap();
             yield_now().await;
             clock.run_for(ms(200)).await;
             periodic.stop().await;
@@ -832,7 +832,7 @@ runtime_test!(
         futures::join!(worker, async {
             clock.run_for(secs(365 * 24 * 3600)).await;
             assert_eq!(runs.load(Relaxed), 0);
-            periodic.run_now();
+            periodic.run_now().unwrap();
             yield_now().await;
             clock.run_for(secs(1)).await;
             periodic.stop().await;
@@ -859,8 +859,8 @@ runtime_test!(
         assert!(poll_once(&mut stop).is_ready());
         clock.advance(secs(1));
         assert!(poll_once(&mut worker).is_ready(), "a worker starts once");
-        periodic.resume();
-        periodic.run_now();
+        assert_eq!(periodic.resume(), Err(ScheduleError::Stopped));
+        assert_eq!(periodic.run_now(), Err(ScheduleError::Stopped));
         assert!(poll_once(&mut worker).is_ready());
         assert_eq!(runs.load(Relaxed), 1);
     }
@@ -1233,3 +1233,253 @@ proptest! {
         });
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Issue 10: edge policies, commands after the end, handles, resets
+// ---------------------------------------------------------------------------------------
+
+runtime_test!(
+    async fn delay_restarts_the_grid_from_a_run_late_by_less_than_a_period() {
+        // tokio's `MissedTickBehavior::Delay`: period 100 ms, the first run takes 150 ms and
+        // the others 10 ms, so the runs start at 100, 250, 350, 450 and 550 ms.
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let at = Mutex::new(Vec::new());
+        let (periodic, worker) = Periodic::builder(ms(100))
+            .cadence(Cadence::Grid)
+            .missed_ticks(MissedTicks::Delay)
+            .with_clock(clock.clone())
+            .build(|tick: Tick| {
+                at.lock().unwrap().push((tick.actual() - start).as_millis());
+                clock.sleep(if tick.number() == 1 { ms(150) } else { ms(10) })
+            })
+            .unwrap();
+        futures::join!(worker, async {
+            clock.run_for(ms(600)).await;
+            periodic.stop().await;
+        });
+        assert_eq!(*at.lock().unwrap(), [100, 250, 350, 450, 550]);
+    }
+);
+
+runtime_test!(
+    async fn set_period_into_the_past_gives_one_due_tick_not_a_backlog() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let seen = Mutex::new(Vec::new());
+        let (periodic, worker) = Periodic::builder(secs(10))
+            .cadence(Cadence::Grid)
+            .missed_ticks(MissedTicks::Burst(5))
+            .with_clock(clock.clone())
+            .build_sync(|tick: Tick| {
+                seen.lock().unwrap().push((
+                    (tick.actual() - start).as_millis(),
+                    (tick.scheduled() - start).as_millis(),
+                    tick.missed(),
+                ));
+            })
+            .unwrap();
+        futures::join!(worker, async {
+            clock.run_for(ms(9500)).await;
+            periodic.set_period(secs(1)).unwrap();
+            yield_now().await;
+            clock.run_for(ms(2600)).await; // to 12.1 s
+            periodic.stop().await;
+        });
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [(9500, 9500, 0), (10_500, 10_500, 0), (11_500, 11_500, 0)]
+        );
+    }
+);
+
+runtime_test!(
+    async fn jitter_of_at_least_the_period_is_a_typed_error_and_shorter_jitter_misses_nothing() {
+        let job = |_tick: Tick| async {};
+        let jittery = |jitter| Periodic::builder(ms(100)).cadence(Cadence::Grid).jitter(jitter);
+        let error = jittery(ms(300)).build(job).unwrap_err();
+        assert_eq!(error, ScheduleError::JitterNotBelowPeriod { jitter: ms(300), period: ms(100) });
+        assert!(error.to_string().contains("jitter 300ms with period 100ms"), "{error}");
+        assert!(matches!(
+            jittery(ms(100)).ticks(),
+            Err(ScheduleError::JitterNotBelowPeriod { .. })
+        ));
+        let (periodic, _worker) = jittery(ms(50)).build(job).unwrap();
+        assert_eq!(
+            periodic.set_period(ms(50)),
+            Err(ScheduleError::JitterNotBelowPeriod { jitter: ms(50), period: ms(50) })
+        );
+        assert_eq!(periodic.set_period(ms(51)), Ok(()));
+
+        // A jitter just below the period never counts as a missed tick.
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let seen = Mutex::new(Vec::new());
+        let (periodic, worker) = jittery(ms(99))
+            .jitter_seed(3)
+            .with_clock(clock.clone())
+            .build_sync(|tick: Tick| {
+                seen.lock().unwrap().push((tick.scheduled() - start, tick.missed()))
+            })
+            .unwrap();
+        futures::join!(worker, async {
+            clock.run_for(ms(10_100)).await;
+            periodic.stop().await;
+        });
+        let seen = seen.into_inner().unwrap();
+        let expected: Vec<_> = (1..=100).map(|k| (ms(100 * k), 0)).collect();
+        assert_eq!(seen, expected);
+    }
+);
+
+runtime_test!(
+    async fn commands_after_a_stop_report_that_the_schedule_is_stopped() {
+        let clock = VirtualClock::new();
+        let (periodic, worker) = Periodic::builder(secs(1))
+            .first_run(FirstRun::Immediately)
+            .with_clock(clock.clone())
+            .build(|_tick: Tick| clock.sleep(secs(5)))
+            .unwrap();
+        futures::join!(worker, async {
+            clock.run_for(ms(100)).await;
+            let stop = periodic.stop();
+            // Stopping, the run still going: every command already says so.
+            assert!(!periodic.is_finished());
+            assert_eq!(periodic.run_now(), Err(ScheduleError::Stopped));
+            assert_eq!(periodic.pause(), Err(ScheduleError::Stopped));
+            futures::join!(stop, clock.run_for(secs(5)));
+        });
+        assert!(periodic.is_finished());
+        assert_eq!(periodic.set_period(secs(2)), Err(ScheduleError::Stopped));
+        assert_eq!(periodic.pause(), Err(ScheduleError::Stopped));
+        assert_eq!(periodic.resume(), Err(ScheduleError::Stopped));
+        assert_eq!(periodic.run_now(), Err(ScheduleError::Stopped));
+        assert!(ScheduleError::Stopped.to_string().contains("stopped"));
+    }
+);
+
+runtime_test!(
+    async fn dropping_every_handle_ends_the_worker_after_its_current_run() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let runs = Runs::default();
+        let (periodic, worker) = Periodic::builder(ms(100))
+            .with_clock(clock.clone())
+            .build(|_tick: Tick| {
+                let guard = runs.start();
+                let sleep = clock.sleep(ms(50));
+                async move {
+                    sleep.await;
+                    guard.finish();
+                }
+            })
+            .unwrap();
+        let ended_at = Mutex::new(None);
+        let worker = worker.map(|()| *ended_at.lock().unwrap() = Some(clock.now() - start));
+        futures::join!(worker, async {
+            clock.run_for(ms(120)).await; // the first run started at 100 ms
+            let clone = periodic.clone();
+            drop(periodic);
+            yield_now().await;
+            assert!(!clone.is_finished(), "a clone still holds the job");
+            drop(clone);
+            clock.run_for(secs(2)).await;
+        });
+        assert_eq!(*ended_at.lock().unwrap(), Some(ms(150)), "ended after the running run");
+        assert_eq!(runs.counts(), (1, 1, 0));
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+runtime_test!(
+    async fn a_detached_job_keeps_running_without_handles() {
+        let clock = VirtualClock::new();
+        let runs = AtomicUsize::new(0);
+        let (periodic, worker) = Periodic::builder(ms(100))
+            .with_clock(clock.clone())
+            .build_sync(|_tick: Tick| {
+                runs.fetch_add(1, Relaxed);
+            })
+            .unwrap();
+        let watcher = periodic.clone();
+        periodic.detach();
+        let mut worker = worker.fuse();
+        futures::select! {
+            () = worker => panic!("a detached job ended"),
+            () = clock.run_for(ms(550)).fuse() => {}
+        }
+        assert_eq!(runs.load(Relaxed), 5);
+        drop(watcher);
+        futures::select! {
+            () = worker => panic!("a detached job ended when the last handle went"),
+            () = clock.run_for(ms(500)).fuse() => {}
+        }
+        assert_eq!(runs.load(Relaxed), 10);
+    }
+);
+
+runtime_test!(
+    async fn next_run_at_follows_the_schedule_pause_and_stop() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let (periodic, worker) = Periodic::builder(ms(100))
+            .cadence(Cadence::Grid)
+            .with_clock(clock.clone())
+            .build_sync(|_tick: Tick| ())
+            .unwrap();
+        assert_eq!(periodic.next_run_at(), None);
+        futures::join!(worker, async {
+            yield_now().await;
+            assert_eq!(periodic.next_run_at(), Some(start + ms(100)));
+            clock.run_for(ms(250)).await;
+            assert_eq!(periodic.next_run_at(), Some(start + ms(300)));
+            periodic.pause().unwrap();
+            yield_now().await;
+            assert_eq!(periodic.next_run_at(), None, "paused");
+            periodic.resume().unwrap();
+            yield_now().await;
+            assert_eq!(periodic.next_run_at(), Some(start + ms(300)));
+            periodic.stop().await;
+        });
+        assert_eq!(periodic.next_run_at(), None);
+    }
+);
+
+runtime_test!(
+    async fn ticks_reset_and_reset_after_restart_the_grid_and_poll_tick_takes_one() {
+        let clock = VirtualClock::new();
+        let start = clock.now();
+        let mut ticks = Periodic::builder(ms(100))
+            .cadence(Cadence::Grid)
+            .with_clock(clock.clone())
+            .ticks()
+            .unwrap();
+        let at = |tick: Option<Tick>| (tick.unwrap().scheduled() - start).as_millis();
+        let (tick, ()) = futures::join!(ticks.next(), clock.run_for(ms(100)));
+        assert_eq!(at(tick), 100);
+        clock.advance(ms(430)); // 530 ms: the ticks of 200..500 are due
+        ticks.reset();
+        assert!(poll_once(&mut ticks.next()).is_pending(), "reset drops the due ticks");
+        let (tick, ()) = futures::join!(ticks.next(), clock.run_for(ms(100)));
+        assert_eq!(at(tick), 630);
+        let (tick, ()) = futures::join!(ticks.next(), clock.run_for(ms(100)));
+        assert_eq!(at(tick), 730, "the grid continues from the reset");
+        ticks.reset_after(ms(30));
+        let (tick, ()) = futures::join!(ticks.next(), clock.run_for(ms(30)));
+        assert_eq!(at(tick), 760);
+        ticks.reset_after(Duration::ZERO);
+        let tick = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
+        assert_eq!((tick.scheduled() - start, tick.number()), (ms(760), 5));
+        ticks.reset_after(Duration::MAX);
+        assert!(poll_once(&mut ticks.next()).is_pending());
+        assert_eq!(clock.pending_sleepers(), 0, "never due: no sleep registered");
+        let (tick, ()) = futures::join!(
+            async {
+                ticks.reset_after(ms(5));
+                ticks.next().await
+            },
+            clock.run_for(ms(5))
+        );
+        assert_eq!(at(tick), 765);
+    }
+);

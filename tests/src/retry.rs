@@ -9,8 +9,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use asynchronously::retry::{
-    Backoff, BudgetError, Jitter, PolicyError, Retry, RetryBudget, RetryError, RetryPolicy,
-    RetryPolicyBuilder, Retryable, Verdict,
+    Backoff, BudgetError, Jitter, LongRetryAfter, PolicyError, Retry, RetryBudget, RetryError,
+    RetryPolicy, RetryPolicyBuilder, Retryable, Verdict,
 };
 use asynchronously::time::{Clock, VirtualClock};
 use futures::FutureExt;
@@ -712,20 +712,33 @@ runtime_test!(
 );
 
 runtime_test!(
-    async fn a_duration_max_delay_sleeps_forever_instead_of_panicking() {
+    async fn a_duration_max_delay_is_capped_by_default_and_gives_up_without_a_cap() {
         let clock = VirtualClock::new();
         let calls = AtomicU32::new(0);
-        let policy = policy(&clock)
+        let capped = policy(&clock)
             .backoff(Backoff::constant(Duration::MAX))
             .max_retries(1)
             .build()
             .unwrap();
-        let mut retry = pin!(policy.retry(flaky(&calls, 9)));
+        assert_eq!(capped.delays().collect::<Vec<_>>(), [Duration::from_secs(60)]);
+        let uncapped = policy(&clock)
+            .backoff(Backoff::constant(Duration::MAX))
+            .max_delay(Duration::MAX)
+            .max_retries(1)
+            .build()
+            .unwrap();
+        let mut retry = pin!(uncapped.retry(flaky(&calls, 9)));
         let mut cx = Context::from_waker(Waker::noop());
-        assert!(retry.as_mut().poll(&mut cx).is_pending());
-        clock.advance(Duration::MAX);
-        assert!(retry.as_mut().poll(&mut cx).is_pending());
+        // A delay that can never end is not a silent forever-pending future.
+        let Poll::Ready(Err(RetryError::DelayTooLong {
+            attempts: 1, delay, last: Some(_), ..
+        })) = retry.as_mut().poll(&mut cx)
+        else {
+            panic!("expected DelayTooLong at once");
+        };
+        assert_eq!(delay, Duration::MAX);
         assert_eq!(calls.load(Relaxed), 1);
+        assert_eq!(clock.pending_sleepers(), 0);
     }
 );
 
@@ -742,7 +755,10 @@ runtime_test!(
         let error = result.unwrap_err();
         assert_eq!(error.attempts(), 3);
         assert_eq!(error.elapsed(), ms(500));
-        assert_eq!(error.to_string(), "operation failed after 3 attempts; no retries left");
+        assert_eq!(
+            error.to_string(),
+            "operation failed after 3 attempts, no retries left: disk on fire"
+        );
         let source = std::error::Error::source(&error).map(ToString::to_string);
         assert_eq!(source.as_deref(), Some("disk on fire"));
         assert_eq!(error.into_last_error().map(|e| e.to_string()).as_deref(), Some("disk on fire"));
@@ -993,3 +1009,255 @@ fn the_retry_future_is_debug_and_counts_attempts() {
 fn the_retry_future_of_a_send_operation_is_send(policy: &RetryPolicy) -> impl Future + Send + '_ {
     policy.retry(|| async { Ok::<_, std::io::Error>(()) })
 }
+
+// ---- Issue 10: deadlines for hooks, owned futures, defaults, messages ----
+
+runtime_test!(
+    async fn an_async_hook_is_cut_off_at_max_elapsed() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(100)))
+            .max_elapsed(Duration::from_secs(10))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        let hook_done = AtomicU32::new(0);
+        let retry = policy.retry(flaky(&calls, 99)).on_retry_async(|_| {
+            let clock = clock.clone();
+            let hook_done = &hook_done;
+            async move {
+                clock.sleep(Duration::from_secs(100)).await;
+                hook_done.fetch_add(1, Relaxed);
+            }
+        });
+        let (result, ()) = future::join(retry, clock.run_for(Duration::from_secs(200))).await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, RetryError::DeadlineExceeded { attempts: 1, last: Some(_), .. }));
+        assert_eq!(error.elapsed(), Duration::from_secs(10), "not the hook's 100 s");
+        assert_eq!(hook_done.load(Relaxed), 0, "the hook was dropped");
+        assert_eq!(calls.load(Relaxed), 1);
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_retry_inside_a_deadline_bound_hook_releases_everything() {
+        for polls in 0..6 {
+            let clock = VirtualClock::new();
+            let calls = AtomicU32::new(0);
+            let running = Arc::new(AtomicU32::new(0));
+            let policy = policy(&clock)
+                .backoff(Backoff::constant(ms(100)))
+                .max_elapsed(ms(1000))
+                .max_retries(3)
+                .build()
+                .unwrap();
+            let mut retry = Box::pin(policy.retry(flaky(&calls, 9)).on_retry_async(|_| {
+                let (clock, running) = (clock.clone(), Arc::clone(&running));
+                async move {
+                    running.fetch_add(1, Relaxed);
+                    let _guard = scopeguard(running);
+                    clock.sleep(ms(300)).await;
+                }
+            }));
+            let mut cx = Context::from_waker(Waker::noop());
+            for _ in 0..polls {
+                if retry.as_mut().poll(&mut cx).is_ready() {
+                    break;
+                }
+                if let Some(next) = clock.next_deadline() {
+                    clock.advance_to(next);
+                }
+            }
+            let calls_before = calls.load(Relaxed);
+            drop(retry);
+            assert_eq!(running.load(Relaxed), 0, "after {polls} polls the hook was dropped");
+            assert_eq!(clock.pending_sleepers(), 0, "after {polls} polls no sleep is left");
+            clock.advance(ms(10_000));
+            assert_eq!(calls.load(Relaxed), calls_before, "no call after the drop");
+        }
+    }
+);
+
+runtime_test!(
+    async fn a_policy_retry_is_owned_and_spawns_as_written(rt) {
+        let clock = VirtualClock::new();
+        let policy =
+            policy(&clock).backoff(Backoff::constant(ms(100))).max_retries(3).build().unwrap();
+        let calls = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&calls);
+        let retry = policy.retry(move || {
+            let call = counter.fetch_add(1, Relaxed) + 1;
+            future::ready(if call < 3 { Err("busy") } else { Ok(call) })
+        });
+        drop(policy); // the retry holds its own clone
+        let task = rt.spawn(assert_send(retry));
+        while clock.pending_sleepers() == 0 {
+            crate::runtime::yield_now().await;
+        }
+        let (result, ()) = future::join(task, clock.run_for(ms(1000))).await;
+        assert_eq!(result, Ok(3));
+        assert_eq!(calls.load(Relaxed), 3);
+    }
+);
+
+runtime_test!(
+    async fn the_default_max_delay_is_60_s_so_unlimited_retries_never_sleep_for_days() {
+        let policy = RetryPolicy::builder().unlimited_retries().build().unwrap();
+        let delays: Vec<_> = policy.delays().take(40).collect();
+        assert_eq!(delays[..3], [ms(100), ms(200), ms(400)]);
+        assert!(delays.iter().all(|delay| *delay <= Duration::from_secs(60)));
+        assert_eq!(delays[39], Duration::from_secs(60));
+    }
+);
+
+runtime_test!(
+    async fn a_retry_after_beyond_max_delay_is_clamped_or_a_typed_give_up() {
+        async fn run(
+            policy: &RetryPolicy<VirtualClock>,
+            clock: &VirtualClock,
+            asked: Duration,
+        ) -> RetryError<Duration> {
+            let retry = policy
+                .retry(move || future::ready(Err::<(), _>(asked)))
+                .classify(|asked: &Duration| Verdict::RetryAfter(*asked));
+            let (result, ()) = future::join(retry, clock.run_for(Duration::from_secs(100))).await;
+            result.unwrap_err()
+        }
+        let clock = VirtualClock::new();
+        let clamp = policy(&clock).max_retries(1).build().unwrap();
+        let error = run(&clamp, &clock, Duration::from_secs(3600)).await;
+        assert!(matches!(error, RetryError::Exhausted { attempts: 2, .. }));
+        assert_eq!(error.elapsed(), Duration::from_secs(60), "clamped to the default max_delay");
+        let error = run(&clamp, &clock, Duration::MAX).await;
+        assert_eq!(error.elapsed(), Duration::from_secs(60), "even Duration::MAX");
+
+        let give_up =
+            policy(&clock).max_retries(1).long_retry_after(LongRetryAfter::GiveUp).build().unwrap();
+        for asked in [Duration::from_secs(3600), Duration::MAX] {
+            let error = run(&give_up, &clock, asked).await;
+            assert_eq!(
+                error,
+                RetryError::DelayTooLong {
+                    attempts: 1,
+                    elapsed: Duration::ZERO,
+                    delay: asked,
+                    last: Some(asked)
+                }
+            );
+        }
+        let error = run(&give_up, &clock, Duration::from_secs(60)).await;
+        assert!(matches!(error, RetryError::Exhausted { .. }), "within max_delay it is honoured");
+
+        let uncapped = policy(&clock).max_retries(1).max_delay(Duration::MAX).build().unwrap();
+        let error = run(&uncapped, &clock, Duration::MAX).await;
+        assert!(matches!(error, RetryError::DelayTooLong { delay: Duration::MAX, .. }));
+        assert_eq!(clock.pending_sleepers(), 0);
+    }
+);
+
+runtime_test!(
+    async fn with_clock_after_budget_keeps_the_budget() {
+        let clock = VirtualClock::new();
+        let empty = RetryBudget::with_clock(clock.clone(), 0.0, 0, 0).unwrap();
+        let policy = RetryPolicy::builder()
+            .backoff(Backoff::constant(ms(10)))
+            .budget(empty)
+            .with_clock(clock.clone())
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        let result = policy.retry(flaky(&calls, 5)).await;
+        assert!(matches!(result, Err(RetryError::BudgetExhausted { attempts: 1, .. })));
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+runtime_test!(
+    async fn final_errors_name_the_last_error_and_count_attempts_in_good_english() {
+        let plain = RetryPolicy::builder().build().unwrap();
+        let error = plain
+            .retry(|| future::ready(Err::<(), _>(std::io::Error::other("forbidden"))))
+            .retry_if(|_| false)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "operation failed with an error the classifier does not retry, after 1 attempt: forbidden"
+        );
+        let clock = VirtualClock::new();
+        let timed = policy(&clock)
+            .backoff(Backoff::constant(Duration::ZERO))
+            .attempt_timeout(ms(10))
+            .max_retries(1)
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        let operation = || {
+            let call = calls.fetch_add(1, Relaxed) + 1;
+            let clock = clock.clone();
+            async move {
+                if call == 1 {
+                    return Err("refused");
+                }
+                clock.sleep(Duration::MAX).await;
+                Ok(())
+            }
+        };
+        let mut retry = pin!(timed.retry(operation));
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(retry.as_mut().poll(&mut cx).is_pending(), "the first attempt failed: yield");
+        assert!(retry.as_mut().poll(&mut cx).is_pending(), "the second attempt hangs");
+        clock.advance(ms(10));
+        let Poll::Ready(result) = retry.as_mut().poll(&mut cx) else { panic!("timed out") };
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            "the last of 2 attempts timed out, no retries left; last error: refused"
+        );
+        let too_long = RetryError::DelayTooLong {
+            attempts: 1,
+            elapsed: Duration::ZERO,
+            delay: Duration::from_secs(3600),
+            last: Some("busy"),
+        };
+        assert_eq!(
+            too_long.to_string(),
+            "gave up after 1 attempt: the next delay (3600s) is beyond max_delay or never ends; \
+             raise max_delay or use LongRetryAfter::Clamp; last error: busy"
+        );
+    }
+);
+
+runtime_test!(
+    async fn an_attempt_timeout_can_be_classified_like_an_error() {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock)
+            .backoff(Backoff::constant(ms(100)))
+            .attempt_timeout(ms(10))
+            .max_retries(5)
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        let slow = || {
+            calls.fetch_add(1, Relaxed);
+            let clock = clock.clone();
+            async move {
+                clock.sleep(Duration::MAX).await;
+                Ok::<(), &str>(())
+            }
+        };
+        let retry = policy.retry(slow).classify_timeout(Verdict::Fail);
+        let (result, ()) = future::join(retry, clock.run_for(ms(1000))).await;
+        assert!(matches!(result, Err(RetryError::TimedOut { attempts: 1, last: None, .. })));
+        assert_eq!(calls.load(Relaxed), 1);
+
+        let start = clock.now();
+        let retry = policy.retry(slow).classify_timeout(Verdict::RetryAfter(ms(500)));
+        let (result, ()) = future::join(retry, clock.run_for(ms(3000))).await;
+        let error = result.unwrap_err();
+        assert!(matches!(error, RetryError::TimedOut { attempts: 6, .. }));
+        assert_eq!(error.elapsed(), ms(6 * 10 + 5 * 500));
+        assert_eq!(clock.now() - start, ms(3000));
+    }
+);

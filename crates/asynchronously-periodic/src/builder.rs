@@ -144,7 +144,13 @@ impl<C: Clock> PeriodicBuilder<C> {
 
     /// Delays each tick by a random amount in `[0, max]`, so that many schedules do not
     /// fire in lockstep. The grid is unaffected: jitter delays a tick, it never moves the
-    /// next one. See [`jitter_seed`](PeriodicBuilder::jitter_seed) for reproducible delays.
+    /// next one, and it never counts as a missed tick. See
+    /// [`jitter_seed`](PeriodicBuilder::jitter_seed) for reproducible delays.
+    ///
+    /// `max` must be shorter than the period (also after
+    /// [`set_period`](crate::Periodic::set_period)): a longer jitter would delay a tick past
+    /// the next one. [`build`](PeriodicBuilder::build) rejects it with
+    /// [`ScheduleError::JitterNotBelowPeriod`].
     ///
     /// # Examples
     ///
@@ -188,8 +194,9 @@ impl<C: Clock> PeriodicBuilder<C> {
     ///
     /// # Errors
     ///
-    /// [`ScheduleError`] if the configuration cannot be honoured: a zero period, a zero
-    /// overlap or burst limit, or a grid-only option with [`Cadence::AfterJob`].
+    /// [`ScheduleError`] if the configuration cannot be honoured: a zero period, a jitter
+    /// not shorter than the period, a zero overlap or burst limit, or a grid-only option with
+    /// [`Cadence::AfterJob`].
     ///
     /// # Examples
     ///
@@ -258,8 +265,9 @@ impl<C: Clock> PeriodicBuilder<C> {
 
     fn build_job<J: Job>(self, job: J) -> Result<(Periodic, PeriodicWorker<J, C>), ScheduleError> {
         let config = self.config;
-        validate(config.period, config.cadence, config.missed_ticks, self.overlap)?;
-        let periodic = Periodic::new(config.cadence, config.missed_ticks, self.overlap);
+        validate(config.period, config.jitter, config.cadence, config.missed_ticks, self.overlap)?;
+        let periodic =
+            Periodic::new(config.jitter, config.cadence, config.missed_ticks, self.overlap);
         let worker = PeriodicWorker::new(
             job,
             self.clock,
@@ -287,7 +295,7 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// See [`Ticks`].
     pub fn ticks(self) -> Result<Ticks<C>, ScheduleError> {
         let config = self.config;
-        validate(config.period, config.cadence, config.missed_ticks, self.overlap)?;
+        validate(config.period, config.jitter, config.cadence, config.missed_ticks, self.overlap)?;
         Ok(Ticks::new(self.clock, Schedule::new(config)))
     }
 }

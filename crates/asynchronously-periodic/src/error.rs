@@ -5,8 +5,10 @@ use crate::{Cadence, MissedTicks, Overlap};
 
 /// Returned when a schedule's configuration cannot be honoured, by
 /// [`PeriodicBuilder::build`](crate::PeriodicBuilder::build),
-/// [`PeriodicBuilder::ticks`](crate::PeriodicBuilder::ticks) and
-/// [`Periodic::set_period`](crate::Periodic::set_period).
+/// [`PeriodicBuilder::ticks`](crate::PeriodicBuilder::ticks) and the commands of
+/// [`Periodic`](crate::Periodic) ([`set_period`](crate::Periodic::set_period),
+/// [`pause`](crate::Periodic::pause), [`resume`](crate::Periodic::resume),
+/// [`run_now`](crate::Periodic::run_now)).
 ///
 /// # Examples
 ///
@@ -45,6 +47,23 @@ pub enum ScheduleError {
         /// The option that was set, e.g. `Overlap::CancelPrevious`.
         option: GridOption,
     },
+    /// A jitter of at least the period would delay a tick past the next one, so ticks would
+    /// be skipped.
+    #[error(
+        "the jitter must be shorter than the period, got jitter {jitter:?} with period {period:?}; lower the jitter or lengthen the period"
+    )]
+    JitterNotBelowPeriod {
+        /// The jitter set with [`PeriodicBuilder::jitter`](crate::PeriodicBuilder::jitter).
+        jitter: Duration,
+        /// The period it was checked against.
+        period: Duration,
+    },
+    /// The schedule was stopped (by a stop, by dropping every handle, or by dropping the
+    /// worker), so the command has no effect.
+    #[error(
+        "the periodic job is stopped, so the command has no effect; build a new schedule to run the job again"
+    )]
+    Stopped,
 }
 
 /// An option of [`ScheduleError::NeedsGrid`]: one that only has a meaning on the grid.
@@ -83,12 +102,16 @@ impl fmt::Display for GridOption {
 /// Checks a schedule's configuration; shared by the builder and `set_period`.
 pub(crate) fn validate(
     period: Duration,
+    jitter: Duration,
     cadence: Cadence,
     missed: MissedTicks,
     overlap: Overlap,
 ) -> Result<(), ScheduleError> {
     if period.is_zero() {
         return Err(ScheduleError::ZeroPeriod);
+    }
+    if !jitter.is_zero() && jitter >= period {
+        return Err(ScheduleError::JitterNotBelowPeriod { jitter, period });
     }
     if overlap == Overlap::UpTo(0) {
         return Err(ScheduleError::ZeroOverlapLimit);

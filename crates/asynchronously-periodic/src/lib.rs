@@ -71,8 +71,13 @@
 //!   passed while no run could start (skip, burst up to N, delay), and [`Overlap`] whether a
 //!   run may start while others run (never, up to k, cancel the previous one).
 //! - **Stop** ([`Periodic::stop`], [`Periodic::stop_within`]): prompt — it interrupts the
-//!   sleep — then waits for the running runs, or cancels them after a grace period.
-//! - **[`Ticks`]**: the schedule alone, as a `Stream`, for code that only wants the timing.
+//!   sleep — then waits for the running runs, or cancels them after a grace period. Dropping
+//!   every [`Periodic`] handle stops the job the same way, unless it was
+//!   [detached](Periodic::detach); commands on a stopped schedule return
+//!   [`ScheduleError::Stopped`].
+//! - **[`Ticks`]**: the schedule alone, as a `Stream`, for code that only wants the timing,
+//!   with [`poll_tick`](Ticks::poll_tick), [`reset`](Ticks::reset) and
+//!   [`reset_after`](Ticks::reset_after) as tokio's `Interval`.
 //! - **[`Scheduler`]**: one-shot payloads delivered as a stream at their instants, in
 //!   instant order (ties in insertion order), cancellable by [`ScheduleToken`].
 //!

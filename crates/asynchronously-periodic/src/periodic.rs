@@ -1,7 +1,7 @@
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use event_listener::Event;
 
@@ -17,7 +17,14 @@ pub use self::stop::Stop;
 /// Built with [`Periodic::builder`], together with the [`PeriodicWorker`](crate::PeriodicWorker)
 /// that runs the job: spawn the worker on any runtime (or join it), keep the handle. Handles
 /// are cheap to clone and all control the same job. Commands take effect the next time the
-/// worker is polled, which they trigger.
+/// worker is polled, which they trigger; once the schedule is stopped they return
+/// [`ScheduleError::Stopped`].
+///
+/// When every handle is dropped, the job stops as if [`stop`](Periodic::stop) had been called:
+/// the worker starts no new run and ends after the running one (as a channel's receiver ends
+/// when every sender is gone). So a `?` that returns early does not leave the job running for
+/// the life of the runtime. To keep the job running without a handle, call
+/// [`detach`](Periodic::detach); it then runs until its worker is dropped.
 ///
 /// # Examples
 ///
@@ -46,7 +53,6 @@ pub use self::stop::Stop;
 /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
-#[derive(Clone)]
 pub struct Periodic {
     shared: Arc<Shared>,
 }
@@ -56,6 +62,7 @@ pub(crate) struct Shared {
     control: Mutex<Control>,
     /// Notified when the worker finishes or is dropped.
     finished: Event,
+    jitter: Duration,
     cadence: Cadence,
     missed_ticks: MissedTicks,
     overlap: Overlap,
@@ -72,6 +79,11 @@ pub(crate) struct Control {
     pub(crate) stopping: bool,
     pub(crate) finished: bool,
     pub(crate) worker: Option<Waker>,
+    /// Live [`Periodic`] handles; the last one to go stops the job unless `detached`.
+    handles: usize,
+    detached: bool,
+    /// When the next scheduled run is due, as the worker last published it.
+    pub(crate) next_run: Option<Instant>,
 }
 
 impl Periodic {
@@ -96,10 +108,16 @@ impl Periodic {
         PeriodicBuilder::new(period)
     }
 
-    pub(crate) fn new(cadence: Cadence, missed_ticks: MissedTicks, overlap: Overlap) -> Self {
+    pub(crate) fn new(
+        jitter: Duration,
+        cadence: Cadence,
+        missed_ticks: MissedTicks,
+        overlap: Overlap,
+    ) -> Self {
         let shared = Shared {
-            control: Mutex::new(Control::default()),
+            control: Mutex::new(Control { handles: 1, ..Control::default() }),
             finished: Event::new(),
+            jitter,
             cadence,
             missed_ticks,
             overlap,
@@ -114,9 +132,12 @@ impl Periodic {
     /// Stops the schedule at once and waits for the running runs to finish.
     ///
     /// The request is made when this method is called, not when the future is polled: a
-    /// sleeping worker wakes up at once (no waiting for the next tick), starts no new run and
-    /// finishes as soon as its running runs have finished. The returned [`Stop`] completes
-    /// when the worker has finished (or was dropped). Stopping twice is harmless.
+    /// sleeping worker wakes up at once (no waiting for the next tick), starts no new
+    /// scheduled run and finishes as soon as its running runs have finished. A
+    /// [`run_now`](Periodic::run_now) requested before the stop and still waiting behind a
+    /// running run does run, after it (use [`stop_within`](Periodic::stop_within) to bound
+    /// that). The returned [`Stop`] completes when the worker has finished (or was dropped).
+    /// Stopping twice is harmless.
     ///
     /// # Examples
     ///
@@ -190,23 +211,29 @@ impl Periodic {
     /// Running runs go on. Ticks that fall due while paused are dropped, not caught up.
     /// [`run_now`](Periodic::run_now) still runs the job. Pausing twice is harmless.
     ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::Stopped`] once the schedule is stopped (or its worker dropped): there
+    /// is nothing left to pause.
+    ///
     /// # Examples
     ///
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously_periodic::{Periodic, ScheduleError};
     ///
-    /// let (periodic, _worker) = Periodic::builder(Duration::from_secs(1)).build(|_tick| async {})?;
-    /// periodic.pause();
+    /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1)).build(|_tick| async {})?;
+    /// periodic.pause()?;
     /// assert!(periodic.is_paused());
-    /// periodic.resume();
+    /// periodic.resume()?;
     /// assert!(!periodic.is_paused());
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// drop(worker);
+    /// assert_eq!(periodic.pause(), Err(ScheduleError::Stopped));
+    /// # Ok::<_, ScheduleError>(())
     /// ```
-    pub fn pause(&self) {
-        self.shared.lock().paused = true;
-        self.shared.wake_worker();
+    pub fn pause(&self) -> Result<(), ScheduleError> {
+        self.command(|control| control.paused = true)
     }
 
     /// Resumes a paused schedule: the next run is the first tick after now (on the grid with
@@ -214,12 +241,15 @@ impl Periodic {
     /// [`Cadence::AfterJob`](crate::Cadence::AfterJob), unless the tick scheduled before the
     /// pause is still ahead). Resuming a running schedule does nothing.
     ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::Stopped`] once the schedule is stopped (or its worker dropped).
+    ///
     /// # Examples
     ///
     /// See [`pause`](Periodic::pause).
-    pub fn resume(&self) {
-        self.shared.lock().paused = false;
-        self.shared.wake_worker();
+    pub fn resume(&self) -> Result<(), ScheduleError> {
+        self.command(|control| control.paused = false)
     }
 
     /// Whether the schedule is paused.
@@ -237,8 +267,12 @@ impl Periodic {
     /// when that one finishes. Requests made before the worker acts on them are merged into
     /// one run. The grid does not move; with [`Cadence::AfterJob`](crate::Cadence::AfterJob)
     /// the next tick is one period after this run. A request made before a stop still runs
-    /// if it can start before the stop's grace period ends (it is dropped then); one made
-    /// after a stop is ignored.
+    /// if it can start before the stop's grace period ends (it is dropped then).
+    ///
+    /// # Errors
+    ///
+    /// [`ScheduleError::Stopped`] once the schedule is stopped (or its worker dropped): the
+    /// job will not run.
     ///
     /// # Examples
     ///
@@ -246,7 +280,7 @@ impl Periodic {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously_periodic::{Periodic, ScheduleError};
     /// use asynchronously_time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
@@ -257,33 +291,31 @@ impl Periodic {
     ///         seen.push(tick.is_run_now());
     ///         async {}
     ///     })?;
-    /// periodic.run_now();
+    /// periodic.run_now()?;
     /// futures::join!(worker, periodic.stop());
     /// assert_eq!(seen, [true]);
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// assert_eq!(periodic.run_now(), Err(ScheduleError::Stopped), "the worker has finished");
+    /// # Ok::<_, ScheduleError>(())
     /// # }).unwrap();
     /// ```
-    pub fn run_now(&self) {
-        {
-            let mut control = self.shared.lock();
-            if control.stopping {
-                return;
-            }
-            control.run_now = true;
-        }
-        self.shared.wake_worker();
+    pub fn run_now(&self) -> Result<(), ScheduleError> {
+        self.command(|control| control.run_now = true)
     }
 
     /// Changes the period from the next tick on.
     ///
-    /// The tick being waited for moves to the previous tick (or start) plus the new period;
-    /// if that is already past, it is due at once. A fixed first run
+    /// The tick being waited for moves to the previous tick (or start) plus the new period.
+    /// If that is already past, one tick is due at once and the grid restarts from it: the
+    /// instants in between were never scheduled, so no
+    /// [`MissedTicks`](crate::MissedTicks) policy replays them. A fixed first run
     /// ([`FirstRun::Immediately`](crate::FirstRun::Immediately),
     /// [`FirstRun::At`](crate::FirstRun::At)) keeps its instant.
     ///
     /// # Errors
     ///
-    /// [`ScheduleError::ZeroPeriod`] if `period` is zero; the period is unchanged.
+    /// [`ScheduleError::ZeroPeriod`] if `period` is zero,
+    /// [`ScheduleError::JitterNotBelowPeriod`] if it is not longer than the jitter (the
+    /// period is then unchanged), and [`ScheduleError::Stopped`] once the schedule is stopped.
     ///
     /// # Examples
     ///
@@ -315,9 +347,91 @@ impl Periodic {
     /// ```
     pub fn set_period(&self, period: Duration) -> Result<(), ScheduleError> {
         let shared = &self.shared;
-        validate(period, shared.cadence, shared.missed_ticks, shared.overlap)?;
-        shared.lock().period = Some(period);
-        shared.wake_worker();
+        validate(period, shared.jitter, shared.cadence, shared.missed_ticks, shared.overlap)?;
+        self.command(|control| control.period = Some(period))
+    }
+
+    /// When the next scheduled run is due (jitter included), as the worker last computed it.
+    ///
+    /// `None` before the worker's first poll, while paused, while no run is scheduled (with
+    /// [`Cadence::AfterJob`](crate::Cadence::AfterJob) the next run is placed when the
+    /// running one finishes; a period of [`Duration::MAX`] never ticks) and once stopped. A
+    /// run due while another still runs (with [`Overlap::Never`](crate::Overlap::Never))
+    /// reports the instant it fell due.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously_time::{Clock, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let start = clock.now();
+    /// let (periodic, worker) = Periodic::builder(Duration::from_secs(10))
+    ///     .with_clock(clock.clone())
+    ///     .build(|_tick| async {})?;
+    /// assert_eq!(periodic.next_run_at(), None, "not started");
+    /// futures::join!(worker, async {
+    ///     clock.run_for(Duration::from_secs(1)).await;
+    ///     assert_eq!(periodic.next_run_at(), Some(start + Duration::from_secs(10)));
+    ///     periodic.stop().await;
+    /// });
+    /// assert_eq!(periodic.next_run_at(), None);
+    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn next_run_at(&self) -> Option<Instant> {
+        self.shared.lock().next_run
+    }
+
+    /// Lets the job run without a handle: dropping the last handle no longer stops it, so it
+    /// runs until its worker is dropped (as a detached task runs until its runtime ends).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::atomic::{AtomicU32, Ordering};
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously_time::VirtualClock;
+    /// use futures::FutureExt;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let runs = AtomicU32::new(0);
+    /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1))
+    ///     .with_clock(clock.clone())
+    ///     .build_sync(|_tick| {
+    ///         runs.fetch_add(1, Ordering::Relaxed);
+    ///     })?;
+    /// periodic.detach();
+    /// let mut worker = worker.fuse();
+    /// futures::select! {
+    ///     () = worker => unreachable!("a detached job keeps running"),
+    ///     () = clock.run_for(Duration::from_millis(3500)).fuse() => {}
+    /// }
+    /// assert_eq!(runs.load(Ordering::Relaxed), 3);
+    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn detach(self) {
+        self.shared.lock().detached = true;
+    }
+
+    /// Applies a command, unless the schedule is stopped, and wakes the worker.
+    fn command(&self, apply: impl FnOnce(&mut Control)) -> Result<(), ScheduleError> {
+        {
+            let mut control = self.shared.lock();
+            if control.stopping {
+                return Err(ScheduleError::Stopped);
+            }
+            apply(&mut control);
+        }
+        self.shared.wake_worker();
         Ok(())
     }
 
@@ -338,6 +452,29 @@ impl Periodic {
     /// ```
     pub fn is_finished(&self) -> bool {
         self.shared.lock().finished
+    }
+}
+
+impl Clone for Periodic {
+    fn clone(&self) -> Self {
+        self.shared.lock().handles += 1;
+        Periodic { shared: Arc::clone(&self.shared) }
+    }
+}
+
+impl Drop for Periodic {
+    /// The last handle stops the job, unless it was [detached](Periodic::detach).
+    fn drop(&mut self) {
+        {
+            let mut control = self.shared.lock();
+            control.handles -= 1;
+            if control.handles > 0 || control.detached || control.stopping {
+                return;
+            }
+            control.stopping = true;
+            control.stop = Some(Duration::MAX);
+        }
+        self.shared.wake_worker();
     }
 }
 
@@ -372,6 +509,7 @@ impl Shared {
             control.finished = true;
             control.stopping = true;
             control.worker = None;
+            control.next_run = None;
         }
         self.finished.notify(usize::MAX);
     }

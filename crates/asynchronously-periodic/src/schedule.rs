@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use crate::{Cadence, FirstRun, MissedTicks};
 
+/// How late a run may start before [`MissedTicks::Delay`] restarts the grid from it (at most
+/// one period): tokio's `Interval` uses the same 5 ms.
+const DELAY_TOLERANCE: Duration = Duration::from_millis(5);
+
 #[cfg(test)]
 mod tests;
 
@@ -129,7 +133,14 @@ impl Schedule {
         };
         let missed = due - runs;
         let scheduled = after(next, period, missed).unwrap_or(next);
-        if self.config.missed_ticks == MissedTicks::Delay && missed > 0 {
+        // `Delay` restarts the grid from a late run, also one late by less than a period
+        // (tokio's `MissedTickBehavior::Delay`); the tolerance keeps timer latency, and the
+        // tick's own jitter, from moving the grid.
+        let on_time_until = next
+            .checked_add(self.jitter)
+            .and_then(|due| due.checked_add(DELAY_TOLERANCE.min(period)))
+            .unwrap_or(next);
+        if self.config.missed_ticks == MissedTicks::Delay && now > on_time_until {
             self.arm_after(now);
         } else {
             self.arm_after(scheduled);
@@ -154,11 +165,37 @@ impl Schedule {
         }
     }
 
-    /// Changes the period; a scheduled tick moves to its anchor plus the new period.
-    pub(crate) fn set_period(&mut self, period: Duration) {
+    /// Changes the period at `now`; a scheduled tick moves to its anchor plus the new period.
+    ///
+    /// If that instant is already past, one tick is due at `now` and the grid restarts from
+    /// it: the instants between the anchor and `now` were never scheduled, so they are not a
+    /// backlog to catch up.
+    pub(crate) fn set_period(&mut self, period: Duration, now: Instant) {
         self.config.period = period;
         if let (Some(anchor), Some(_)) = (self.anchor, self.next) {
-            self.arm_after(anchor);
+            match anchor.checked_add(period) {
+                Some(next) if next < now => self.set_next(Some(now), None),
+                _ => self.arm_after(anchor),
+            }
+        }
+    }
+
+    pub(crate) fn period(&self) -> Duration {
+        self.config.period
+    }
+
+    /// Restarts the schedule at `now`: the next tick is at `at` (`None`: never), and the grid
+    /// continues from it. Forgets a wait for the runs to finish and a late first run.
+    pub(crate) fn reset(&mut self, now: Instant, at: Option<Instant>) {
+        if !self.started {
+            self.start(now);
+        }
+        self.awaiting_idle = false;
+        self.late_start = false;
+        match at {
+            // One period from now: an ordinary grid tick, which a new period moves.
+            Some(at) if now.checked_add(self.config.period) == Some(at) => self.arm_after(now),
+            at => self.set_next(at, None),
         }
     }
 

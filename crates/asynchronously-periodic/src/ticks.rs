@@ -1,6 +1,7 @@
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use asynchronously_time::{Clock, RealClock};
 use futures::Stream;
@@ -56,13 +57,90 @@ impl<C: Clock> Ticks<C> {
     pub(crate) fn new(clock: C, schedule: Schedule) -> Self {
         Ticks { clock, schedule, alarm: Alarm::new(), count: 0 }
     }
-}
 
-impl<C: Clock> Stream for Ticks<C> {
-    type Item = Tick;
+    /// Restarts the schedule from now: the next tick is one period away, and the grid
+    /// continues from it (tokio's `Interval::reset`). Ticks already due are dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_periodic::{Cadence, Periodic};
+    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use futures::StreamExt;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let start = clock.now();
+    /// let mut ticks = Periodic::builder(Duration::from_secs(1))
+    ///     .cadence(Cadence::Grid)
+    ///     .with_clock(clock.clone())
+    ///     .ticks()?;
+    /// clock.advance(Duration::from_millis(700));
+    /// ticks.reset();
+    /// let (tick, ()) = futures::join!(ticks.next(), clock.run_for(Duration::from_secs(5)));
+    /// assert_eq!(tick.map(|tick| tick.scheduled() - start), Some(Duration::from_millis(1700)));
+    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn reset(&mut self) {
+        let now = self.clock.now();
+        self.schedule.reset(now, self.clock.deadline_after(self.schedule.period()));
+    }
 
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Tick>> {
-        let this = self.get_mut();
+    /// Restarts the schedule with the next tick `delay` from now (`Duration::ZERO`: at once;
+    /// [`Duration::MAX`]: never, until the next reset); the grid continues from that tick.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use futures::StreamExt;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let start = clock.now();
+    /// let mut ticks = Periodic::builder(Duration::from_secs(60)).with_clock(clock.clone()).ticks()?;
+    /// ticks.reset_after(Duration::ZERO);
+    /// let tick = ticks.next().await.expect("ticks never end");
+    /// assert_eq!(tick.scheduled(), start, "due at once");
+    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn reset_after(&mut self, delay: Duration) {
+        let now = self.clock.now();
+        self.schedule.reset(now, self.clock.deadline_after(delay));
+    }
+
+    /// Polls for the next tick: the stream's `poll_next` without the `Option` (the stream
+    /// never ends), for hand-written futures and `poll_fn`.
+    ///
+    /// Registers `cx`'s waker for the next tick when it is not due yet.
+    ///
+    /// # Cancel safety
+    ///
+    /// A tick is taken from the schedule only when `Ready` is returned.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_periodic::{FirstRun, Periodic};
+    ///
+    /// let mut ticks = Periodic::builder(Duration::from_secs(1)).first_run(FirstRun::Immediately).ticks()?;
+    /// let tick = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
+    /// assert_eq!(tick.number(), 1);
+    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Tick> {
+        let this = self;
         if !this.schedule.is_started() {
             this.schedule.start(this.clock.now());
         }
@@ -80,13 +158,21 @@ impl<C: Clock> Stream for Ticks<C> {
         let now = this.clock.now();
         let due = this.schedule.take(now);
         this.count += 1;
-        Poll::Ready(Some(Tick {
+        Poll::Ready(Tick {
             scheduled: due.scheduled,
             actual: now,
             missed: due.missed,
             number: this.count,
             manual: false,
-        }))
+        })
+    }
+}
+
+impl<C: Clock> Stream for Ticks<C> {
+    type Item = Tick;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Tick>> {
+        self.get_mut().poll_tick(cx).map(Some)
     }
 }
 

@@ -36,7 +36,9 @@ type Hook<E> = Box<dyn FnMut(PeriodicEvent<E>) + Send>;
 /// polled, nothing runs and [`Periodic::stop`](crate::Periodic::stop) never completes.
 /// It completes after a stop, once the running runs have finished or been cancelled.
 /// Polling it again after that returns `Ready` at once: a worker starts once. Dropping every
-/// [`Periodic`](crate::Periodic) handle does not stop it; dropping the worker does.
+/// [`Periodic`](crate::Periodic) handle stops it like [`stop`](crate::Periodic::stop): it
+/// ends after its running runs, unless the handle was
+/// [detached](crate::Periodic::detach). Dropping the worker stops the job at once.
 ///
 /// Failures, panics, timeouts and cancellations of runs are reported to the hook set with
 /// [`on_event`](PeriodicWorker::on_event), and the schedule goes on.
@@ -99,6 +101,8 @@ struct Core<J: Job, C: Clock> {
     stop_deadline: Option<Instant>,
     stop_sleep: Option<C::Sleep>,
     runs_started: u64,
+    /// The next run's instant as last published to the handles.
+    published: Option<Instant>,
     done: bool,
 }
 
@@ -127,6 +131,7 @@ impl<J: Job, C: Clock> PeriodicWorker<J, C> {
             stop_deadline: None,
             stop_sleep: None,
             runs_started: 0,
+            published: None,
             done: false,
         };
         PeriodicWorker { core, slot: None }
@@ -165,7 +170,7 @@ impl<J: Job, C: Clock> Core<J, C> {
             (control.paused, control.period.take(), control.stop.take())
         };
         if let Some(period) = period {
-            self.schedule.set_period(period);
+            self.schedule.set_period(period, self.clock.now());
         }
         if paused != self.paused {
             self.paused = paused;
@@ -282,7 +287,27 @@ impl<J: Job, C: Clock> Core<J, C> {
         self.shared.finish();
     }
 
-    fn step(&mut self, mut slot: Slot<'_, J, C>, cx: &mut Context<'_>) -> Poll<()> {
+    /// Tells the handles when the next run is due ([`Periodic::next_run_at`]); locks only
+    /// when that changed.
+    ///
+    /// [`Periodic::next_run_at`]: crate::Periodic::next_run_at
+    fn publish(&mut self, next: Option<Instant>) {
+        if next != self.published {
+            self.published = next;
+            self.shared.lock().next_run = next;
+        }
+    }
+
+    fn step(&mut self, slot: Slot<'_, J, C>, cx: &mut Context<'_>) -> Poll<()> {
+        let poll = self.advance(slot, cx);
+        if poll.is_pending() {
+            let next = if self.paused || self.stopping { None } else { self.schedule.due_at() };
+            self.publish(next);
+        }
+        poll
+    }
+
+    fn advance(&mut self, mut slot: Slot<'_, J, C>, cx: &mut Context<'_>) -> Poll<()> {
         if self.done {
             return Poll::Ready(());
         }

@@ -161,14 +161,7 @@ impl<C: Clock> RetryBudget<C> {
     ///
     /// See [`RetryBudget`].
     pub fn deposit(&self) {
-        let shared = &*self.shared;
-        if shared.deposit == 0 {
-            return;
-        }
-        let _ = shared.balance.fetch_update(Ordering::AcqRel, Ordering::Acquire, |balance| {
-            (balance < shared.max_balance)
-                .then(|| balance.saturating_add(shared.deposit).min(shared.max_balance))
-        });
+        self.shared.deposit();
     }
 
     /// Takes one retry from the balance, or else from the per-second floor; `false` if
@@ -180,7 +173,65 @@ impl<C: Clock> RetryBudget<C> {
     ///
     /// See [`RetryBudget`].
     pub fn try_withdraw(&self) -> bool {
-        let shared = &*self.shared;
+        self.shared.try_withdraw()
+    }
+
+    /// Whole retries banked by successes (the per-second floor not included).
+    ///
+    /// # Examples
+    ///
+    /// See [`RetryBudget`].
+    pub fn available(&self) -> u32 {
+        self.shared.available()
+    }
+
+    /// The budget as a policy holds it, whatever its clock.
+    pub(crate) fn share(&self) -> SharedBudget {
+        SharedBudget(self.shared.clone())
+    }
+}
+
+/// A budget with its clock type erased, so a policy on any clock can draw from it (the
+/// budget measures its floor on its own clock).
+#[derive(Clone)]
+pub(crate) struct SharedBudget(Arc<dyn Account>);
+
+/// What a policy does with its budget.
+pub(crate) trait Account: fmt::Debug + Send + Sync {
+    fn deposit(&self);
+    fn try_withdraw(&self) -> bool;
+}
+
+impl SharedBudget {
+    pub(crate) fn deposit(&self) {
+        self.0.deposit();
+    }
+
+    pub(crate) fn try_withdraw(&self) -> bool {
+        self.0.try_withdraw()
+    }
+}
+
+impl fmt::Debug for SharedBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<C: Clock> Account for Shared<C> {
+    fn deposit(&self) {
+        let shared = self;
+        if shared.deposit == 0 {
+            return;
+        }
+        let _ = shared.balance.fetch_update(Ordering::AcqRel, Ordering::Acquire, |balance| {
+            (balance < shared.max_balance)
+                .then(|| balance.saturating_add(shared.deposit).min(shared.max_balance))
+        });
+    }
+
+    fn try_withdraw(&self) -> bool {
+        let shared = self;
         let from_balance = shared
             .balance
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |b| b.checked_sub(UNIT));
@@ -220,14 +271,11 @@ impl<C: Clock> RetryBudget<C> {
             None => false,
         }
     }
+}
 
-    /// Whole retries banked by successes (the per-second floor not included).
-    ///
-    /// # Examples
-    ///
-    /// See [`RetryBudget`].
-    pub fn available(&self) -> u32 {
-        u32::try_from(self.shared.balance.load(Ordering::Acquire) / UNIT).unwrap_or(u32::MAX)
+impl<C> Shared<C> {
+    fn available(&self) -> u32 {
+        u32::try_from(self.balance.load(Ordering::Acquire) / UNIT).unwrap_or(u32::MAX)
     }
 }
 
@@ -239,12 +287,18 @@ impl<C: Clock> Clone for RetryBudget<C> {
 
 impl<C: Clock> fmt::Debug for RetryBudget<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shared = &*self.shared;
+        self.shared.fmt(f)
+    }
+}
+
+impl<C> fmt::Debug for Shared<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = self;
         f.debug_struct("RetryBudget")
             .field("retry_ratio", &(shared.deposit as f64 / UNIT as f64))
             .field("min_per_second", &shared.min_per_second)
             .field("max_balance", &(shared.max_balance / UNIT))
-            .field("available", &self.available())
+            .field("available", &shared.available())
             .finish()
     }
 }

@@ -9,7 +9,9 @@ use crate::Attempt;
 /// [`Retry::on_retry`](crate::Retry::on_retry)) and [`AsyncHook`] (made by
 /// [`Retry::on_retry_async`](crate::Retry::on_retry_async)). The hook's future runs before
 /// the delay; the delay is measured from the failure, so a hook shorter than the delay does
-/// not change the schedule.
+/// not change the schedule. Like an attempt, the hook's future is cut off (dropped) at the
+/// policy's `max_elapsed`, ending the retry with
+/// [`RetryError::DeadlineExceeded`](crate::RetryError::DeadlineExceeded).
 ///
 /// A panic in a hook propagates to the caller awaiting the [`Retry`](crate::Retry).
 ///

@@ -48,7 +48,8 @@
 //!   reversed bounds, zero limits). `max_retries(n)` allows `n + 1` calls; `0` means one call.
 //! - **[`Backoff`] and [`Jitter`]**: constant, linear, exponential, fibonacci and decorrelated
 //!   jitter; none, full or equal jitter, seedable. Delays are clamped into
-//!   `[min_delay, max_delay]` after jitter. [`RetryPolicy::delays`] shows the schedule.
+//!   `[min_delay, max_delay]` after jitter (`max_delay` defaults to 60 s).
+//!   [`RetryPolicy::delays`] shows the schedule.
 //! - **Limits**: retries; total elapsed time *including attempt time* (an attempt is cut off
 //!   at the deadline, and no sleep is started that would reach it); a per-attempt timeout.
 //! - **[`Retry`]**: the future, per call site: [`Classify`] / [`Verdict`] decide which errors
@@ -59,8 +60,11 @@
 //!   per-second floor — a retry storm stops at the budget.
 //! - **Logging**: no logging dependency by default; hooks see every retry. The optional
 //!   `tracing` feature also logs each retry as a WARN event (`retry K/N in DELAY`).
-//! - **[`RetryError`]**: why it stopped (exhausted, permanent, timed out, deadline, budget),
-//!   with the attempt count, the elapsed time and the last error.
+//! - **[`RetryError`]**: why it stopped (exhausted, permanent, timed out, deadline, budget,
+//!   a delay too long to honour), with the attempt count, the elapsed time and the last
+//!   error, whose message ends the `Display` line.
+//! - **Ownership**: [`RetryPolicy::retry`] clones the policy into the future, so it can be
+//!   spawned as is; [`Retryable::retry`] borrows it.
 //!
 //! # When not to use this crate
 //!
@@ -84,6 +88,7 @@ mod delays;
 mod error;
 mod hook;
 mod jitter;
+mod long_retry_after;
 mod policy;
 mod retry;
 mod retryable;
@@ -96,6 +101,7 @@ pub use crate::delays::Delays;
 pub use crate::error::RetryError;
 pub use crate::hook::{AsyncHook, Hook, NoHook, SyncHook};
 pub use crate::jitter::Jitter;
+pub use crate::long_retry_after::LongRetryAfter;
 pub use crate::policy::{PolicyError, RetryPolicy, RetryPolicyBuilder};
 pub use crate::retry::Retry;
 pub use crate::retryable::Retryable;

@@ -1,11 +1,14 @@
 use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
 use asynchronously_time::{Clock, RealClock};
 use futures::TryFuture;
 
+use crate::budget::SharedBudget;
 use crate::delays::Shape;
-use crate::{Delays, Retry, RetryBudget};
+use crate::{Delays, LongRetryAfter, Retry};
 
 mod builder;
 
@@ -16,8 +19,9 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 ///
 /// A policy holds the schedule ([`Backoff`](crate::Backoff), [`Jitter`](crate::Jitter), delay bounds), the limits (retries,
 /// total elapsed time including attempt time, per-attempt timeout), an optional shared
-/// [`RetryBudget`] and the [`Clock`] it measures time on. It is `Clone + Send + Sync`; cloning
-/// copies a few words (and bumps the budget's reference count).
+/// [`RetryBudget`](crate::RetryBudget) and the [`Clock`] it measures time on. It is
+/// `Clone + Send + Sync`; cloning copies a few words (and bumps the budget's reference count),
+/// which is what [`retry`](Self::retry) does so that its future can be spawned.
 ///
 /// What to retry (classification) and what to report (hooks) belong to each call site and are
 /// set on the [`Retry`] future.
@@ -47,30 +51,35 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 /// # Ok::<_, Box<dyn std::error::Error>>(())
 /// # }).unwrap();
 /// ```
-#[derive(Clone)]
 pub struct RetryPolicy<C: Clock = RealClock> {
+    /// Shared, so a clone (what [`retry`](Self::retry) makes) is one reference count.
+    settings: Arc<Settings<C>>,
+}
+
+/// The settings of a policy, as the builder fills them in.
+#[derive(Clone)]
+pub(crate) struct Settings<C: Clock> {
     pub(crate) shape: Shape,
     /// `shape.fixed_delay()`, set by [`prepare`](Self::prepare).
     pub(crate) fixed_delay: Option<Duration>,
     /// Whether an attempt needs a timer (an attempt timeout or an overall deadline), set by
     /// [`prepare`](Self::prepare).
     pub(crate) timed: bool,
-    /// Whether every retry only yields: a fixed zero delay, no overall deadline and no
-    /// budget, set by [`prepare`](Self::prepare).
-    pub(crate) yield_only: bool,
     pub(crate) max_retries: Option<u32>,
     pub(crate) max_elapsed: Option<Duration>,
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) seed: Option<u64>,
-    pub(crate) budget: Option<RetryBudget<C>>,
+    pub(crate) long_retry_after: LongRetryAfter,
+    pub(crate) budget: Option<SharedBudget>,
     pub(crate) clock: C,
 }
 
 impl RetryPolicy {
     /// Starts building a policy on the real clock.
     ///
-    /// Defaults: [`Backoff::exponential`](crate::Backoff::exponential)`(100 ms, 2.0)`, no jitter, delays in
-    /// `[0, Duration::MAX]`, 3 retries (4 calls), no time limits, no budget.
+    /// Defaults: [`Backoff::exponential`](crate::Backoff::exponential)`(100 ms, 2.0)`, no
+    /// jitter, delays in `[0, 60 s]` (as backon), 3 retries (4 calls), no time limits, no
+    /// budget, a [`Verdict::RetryAfter`](crate::Verdict::RetryAfter) beyond 60 s clamped.
     ///
     /// # Examples
     ///
@@ -86,20 +95,43 @@ impl RetryPolicy {
     }
 }
 
-impl<C: Clock> RetryPolicy<C> {
+/// The policy a [`Retry`] runs under: borrowed, or a clone it owns.
+pub(crate) enum PolicyRef<'a, C: Clock> {
+    Borrowed(&'a Settings<C>),
+    Owned(RetryPolicy<C>),
+}
+
+impl<C: Clock> Deref for PolicyRef<'_, C> {
+    type Target = Settings<C>;
+
+    #[inline]
+    fn deref(&self) -> &Settings<C> {
+        match self {
+            PolicyRef::Borrowed(settings) => settings,
+            PolicyRef::Owned(policy) => &policy.settings,
+        }
+    }
+}
+
+impl<C: Clock> Settings<C> {
     /// Precomputes what the retry loop checks on every attempt; called by the builder.
     pub(crate) fn prepare(&mut self) {
         self.fixed_delay = self.shape.fixed_delay();
         self.timed = self.max_elapsed.is_some() || self.attempt_timeout.is_some();
-        self.yield_only = self.fixed_delay == Some(Duration::ZERO)
-            && self.max_elapsed.is_none()
-            && self.budget.is_none();
     }
 
+    /// The validated policy.
+    pub(crate) fn into_policy(self) -> RetryPolicy<C> {
+        RetryPolicy { settings: Arc::new(self) }
+    }
+}
+
+impl<C: Clock> RetryPolicy<C> {
     /// Returns a future that calls `operation` until it succeeds or this policy gives up.
     ///
-    /// The future borrows the policy; to spawn it, move a clone of the policy into the task
-    /// (`async move { policy.retry(op).await }`).
+    /// The future holds a clone of the policy (a few words), so it is `'static` when the
+    /// operation is: `tokio::spawn(policy.retry(op))` works as written. To borrow the policy
+    /// instead, write `op.retry(&policy)` ([`Retryable`](crate::Retryable)).
     /// Narrow what is retried with [`Retry::retry_if`] or [`Retry::classify`]; observe
     /// retries with [`Retry::on_retry`] or [`Retry::on_retry_async`].
     ///
@@ -121,12 +153,22 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
-    pub fn retry<F, Fut>(&self, operation: F) -> Retry<'_, F, Fut, C>
+    pub fn retry<F, Fut>(&self, operation: F) -> Retry<'static, F, Fut, C>
     where
         F: FnMut() -> Fut,
         Fut: TryFuture,
     {
-        Retry::new(self, operation)
+        Retry::new(PolicyRef::Owned(self.clone()), operation)
+    }
+
+    /// Like [`retry`](Self::retry), borrowing the policy instead of cloning it; what
+    /// [`Retryable::retry`](crate::Retryable::retry) calls.
+    pub(crate) fn retry_borrowed<F, Fut>(&self, operation: F) -> Retry<'_, F, Fut, C>
+    where
+        F: FnMut() -> Fut,
+        Fut: TryFuture,
+    {
+        Retry::new(PolicyRef::Borrowed(&self.settings), operation)
     }
 
     /// Returns the schedule: the delay before each retry, one per allowed retry.
@@ -148,7 +190,8 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn delays(&self) -> Delays {
-        Delays::new(self.shape, self.max_retries, self.seed)
+        let settings = &*self.settings;
+        Delays::new(settings.shape, settings.max_retries, settings.seed)
     }
 
     /// Returns the retry limit: `Some(n)` allows `n + 1` calls, `None` is unlimited.
@@ -163,7 +206,7 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Ok::<_, asynchronously_retry::PolicyError>(())
     /// ```
     pub fn max_retries(&self) -> Option<u32> {
-        self.max_retries
+        self.settings.max_retries
     }
 
     /// Returns the clock this policy measures time on.
@@ -178,7 +221,7 @@ impl<C: Clock> RetryPolicy<C> {
     /// assert_eq!(*policy.clock(), RealClock);
     /// ```
     pub fn clock(&self) -> &C {
-        &self.clock
+        &self.settings.clock
     }
 }
 
@@ -189,7 +232,19 @@ impl Default for RetryPolicy {
     }
 }
 
+impl<C: Clock> Clone for RetryPolicy<C> {
+    fn clone(&self) -> Self {
+        RetryPolicy { settings: Arc::clone(&self.settings) }
+    }
+}
+
 impl<C: Clock> fmt::Debug for RetryPolicy<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+impl<C: Clock> fmt::Debug for Settings<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RetryPolicy")
             .field("backoff", &self.shape.backoff)
@@ -200,6 +255,7 @@ impl<C: Clock> fmt::Debug for RetryPolicy<C> {
             .field("max_elapsed", &self.max_elapsed)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("seed", &self.seed)
+            .field("long_retry_after", &self.long_retry_after)
             .field("budget", &self.budget)
             .field("clock", &self.clock)
             .finish()

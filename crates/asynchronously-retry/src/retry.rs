@@ -9,12 +9,13 @@ use futures::TryFuture;
 use pin_project::pin_project;
 
 use crate::delays::Cursor;
+use crate::policy::PolicyRef;
 use crate::{
-    AsyncHook, Attempt, Classify, Hook, NoHook, RetryAll, RetryError, RetryIf, RetryPolicy,
+    AsyncHook, Attempt, Classify, Hook, LongRetryAfter, NoHook, RetryAll, RetryError, RetryIf,
     SyncHook, Verdict,
 };
 
-/// Future returned by [`RetryPolicy::retry`] and [`Retryable::retry`](crate::Retryable::retry):
+/// Future returned by [`RetryPolicy::retry`](crate::RetryPolicy::retry) and [`Retryable::retry`](crate::Retryable::retry):
 /// calls the operation until it succeeds or the policy gives up.
 ///
 /// Between attempts it sleeps the policy's next delay on the policy's clock — only between
@@ -31,10 +32,18 @@ use crate::{
 /// allocation per attempt (the real clock allocates its timer once, on the first real sleep;
 /// a per-attempt timeout combined with zero delays re-creates it after each timed attempt).
 ///
+/// [`RetryPolicy::retry`](crate::RetryPolicy::retry) returns an owned `Retry<'static, …>` holding a clone of the policy,
+/// so `tokio::spawn(policy.retry(op))` works as written; [`Retryable::retry`](crate::Retryable::retry)
+/// borrows the policy instead.
+///
+/// An async hook is raced against the policy's `max_elapsed`, as attempts are: a hook still
+/// running at the deadline is dropped and the retry stops with
+/// [`RetryError::DeadlineExceeded`].
+///
 /// # Cancel safety
 ///
-/// Dropping it stops everything at once: the running attempt's future is dropped, the sleep
-/// is cancelled, and the operation is not called again.
+/// Dropping it stops everything at once: the running attempt's future (or hook future) is
+/// dropped, the sleep is cancelled, and the operation is not called again.
 ///
 /// # Panics
 ///
@@ -86,38 +95,56 @@ where
 struct Core<'a, C: Clock, K, H, E> {
     classifier: K,
     hook: H,
-    policy: &'a RetryPolicy<C>,
+    /// Borrowed from the caller ([`Retryable::retry`](crate::Retryable::retry)) or a clone
+    /// ([`RetryPolicy::retry`](crate::RetryPolicy::retry)).
+    policy: PolicyRef<'a, C>,
+    /// What an attempt cut off by its timeout counts as.
+    on_timeout: Verdict,
     /// The schedule's position, created at the first failure (unused by a constant schedule,
     /// whose delay the policy precomputes).
     cursor: Option<Cursor>,
-    /// One timer, reused for attempt timeouts and backoff sleeps.
-    sleep: Option<C::Sleep>,
+    /// One timer, reused for attempt timeouts, the deadline and backoff sleeps; the state
+    /// says what it is armed for.
+    timer: Option<C::Sleep>,
     /// When the first attempt started (read lazily when no time limit needs it up front).
     started: Option<Instant>,
     attempts: u32,
-    /// Whether `sleep` is armed for the current phase: the attempt's timeout or deadline, or
-    /// the backoff delay. (Kept out of `State` so state changes stay one-word writes.)
-    armed: bool,
     /// The most recent error, kept while the next attempt runs (for the final error).
     last_error: Option<E>,
-    /// Whether this retry returned `Pending` since the last failure that went through
-    /// `Notify`/`Sleep` (a failure on the zero-delay fast path yields at once and goes
-    /// straight back to `Start`).
-    yielded: bool,
 }
 
+/// What follows a step of the retry: the next state, or the error that ends it.
+type Next<Fut, HookFut, E> = Result<State<Fut, HookFut>, RetryError<E>>;
+
+/// Where the retry is. Each variant carries what only it needs.
 #[pin_project(project = StateProj)]
 enum State<Fut, HookFut> {
-    Start,
+    /// The next attempt starts when polled.
+    Ready,
+    /// A zero delay: the retry woke itself and returned `Pending` once, so other tasks ran;
+    /// the next attempt starts when polled.
+    Yielded,
+    /// An attempt runs. `timed`: the timer is armed for its timeout or the deadline.
     Attempt {
         #[pin]
         future: Fut,
+        timed: bool,
     },
-    Notify {
+    /// The hook's future runs. `timed`: the timer is armed for the deadline, which cuts the
+    /// hook off. `wake`: when the next attempt may start, measured from the failure (`None`:
+    /// a zero delay). `pended`: the hook returned `Pending` (so the retry has yielded).
+    Hook {
         #[pin]
         hook: HookFut,
+        timed: bool,
+        wake: Option<Instant>,
+        pended: bool,
     },
-    Sleep,
+    /// The timer is armed for the backoff delay. `pended`: the retry has yielded since the
+    /// failure.
+    Sleep {
+        pended: bool,
+    },
     Done,
 }
 
@@ -127,22 +154,21 @@ where
     Fut: TryFuture,
     C: Clock,
 {
-    pub(crate) fn new(policy: &'a RetryPolicy<C>, operation: F) -> Self {
+    pub(crate) fn new(policy: PolicyRef<'a, C>, operation: F) -> Self {
         Retry {
             operation,
             core: Core {
                 classifier: RetryAll,
                 hook: NoHook,
                 policy,
+                on_timeout: Verdict::Retry,
                 cursor: None,
-                sleep: None,
+                timer: None,
                 started: None,
                 attempts: 0,
-                armed: false,
                 last_error: None,
-                yielded: false,
             },
-            state: State::Start,
+            state: State::Ready,
         }
     }
 }
@@ -317,13 +343,20 @@ where
     where
         H2: Hook<Fut::Error>,
     {
-        let Retry { operation, core, state } = self;
+        let Retry { operation, mut core, state } = self;
         let state = match state {
-            State::Start => State::Start,
+            State::Ready => State::Ready,
+            State::Yielded => State::Yielded,
             // Hooks are set before the first poll; a started retry keeps its progress
-            // except an in-flight hook future, which belongs to the old hook.
-            State::Attempt { future } => State::Attempt { future },
-            State::Notify { .. } | State::Sleep => State::Sleep,
+            // except an in-flight hook future, which belongs to the old hook: the pause goes
+            // on without it.
+            State::Attempt { future, timed } => State::Attempt { future, timed },
+            State::Hook { wake: Some(at), .. } => {
+                core.arm(at);
+                State::Sleep { pended: true }
+            }
+            State::Hook { wake: None, .. } => State::Ready,
+            State::Sleep { pended } => State::Sleep { pended },
             State::Done => State::Done,
         };
         Retry { operation, core: core.map(|classifier, _| (classifier, hook)), state }
@@ -343,6 +376,41 @@ where
     pub fn attempts(&self) -> u32 {
         self.core.attempts
     }
+
+    /// Decides what an attempt cut off by the policy's
+    /// [`attempt_timeout`](crate::RetryPolicyBuilder::attempt_timeout) counts as, as
+    /// [`classify`](Self::classify) does for errors. Default: [`Verdict::Retry`].
+    /// [`Verdict::Fail`] stops at once with [`RetryError::TimedOut`];
+    /// [`Verdict::RetryAfter`] retries after the given delay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{RetryError, RetryPolicy, Verdict};
+    /// use asynchronously_time::{Clock, VirtualClock};
+    ///
+    /// let clock = VirtualClock::new();
+    /// let policy = RetryPolicy::builder()
+    ///     .attempt_timeout(Duration::from_secs(1))
+    ///     .max_retries(5)
+    ///     .with_clock(clock.clone())
+    ///     .build()?;
+    /// let retry = policy
+    ///     .retry(|| clock.sleep(Duration::from_secs(60)).map(Ok::<(), &str>))
+    ///     .classify_timeout(Verdict::Fail);
+    /// # use futures::FutureExt;
+    /// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(10)));
+    /// assert!(matches!(result, Err(RetryError::TimedOut { attempts: 1, .. })));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn classify_timeout(mut self, verdict: Verdict) -> Self {
+        self.core.on_timeout = verdict;
+        self
+    }
 }
 
 impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
@@ -352,13 +420,12 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             classifier,
             hook,
             policy: self.policy,
+            on_timeout: self.on_timeout,
             cursor: self.cursor,
-            sleep: self.sleep,
+            timer: self.timer,
             started: self.started,
             attempts: self.attempts,
-            armed: self.armed,
             last_error: self.last_error,
-            yielded: self.yielded,
         }
     }
 
@@ -376,17 +443,33 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     fn arm(&mut self, deadline: Instant) {
-        match &mut self.sleep {
-            Some(sleep) => self.policy.clock.reset(sleep, deadline),
-            None => self.sleep = Some(self.policy.clock.sleep_until(deadline)),
+        match &mut self.timer {
+            Some(timer) => self.policy.clock.reset(timer, deadline),
+            None => self.timer = Some(self.policy.clock.sleep_until(deadline)),
+        }
+    }
+
+    /// Forgets a timer that may still be registered with its clock (nothing will poll it,
+    /// and a virtual clock must not wait for it).
+    fn disarm(&mut self, armed: bool) {
+        if armed {
+            self.timer = None;
+        }
+    }
+
+    /// Polls the timer; `Ready` once it fired.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.timer.as_mut() {
+            Some(timer) => Pin::new(timer).poll(cx),
+            None => Poll::Pending,
         }
     }
 
     /// Ends the retry: releases the timer (a virtual clock must not wait for it).
     #[inline]
     fn finish(&mut self) {
-        if self.sleep.is_some() {
-            self.sleep = None;
+        if self.timer.is_some() {
+            self.timer = None;
         }
     }
 
@@ -409,23 +492,27 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         }
     }
 
-    /// Starts an attempt: checks the deadline and arms the timer (sets `armed`).
-    ///
-    /// `armed` is already false here unless the policy is timed: the backoff sleep clears
-    /// it when it fires, and a zero delay never sets it.
+    /// Records the start of the first attempt, if no time limit recorded it yet.
+    #[inline(never)]
+    fn note_started(&mut self) {
+        if self.started.is_none() {
+            self.started = Some(self.now());
+        }
+    }
+
+    /// Starts an attempt: checks the deadline and arms the timer for the attempt's timeout
+    /// or the deadline. `Ok(true)` when the timer is armed.
     #[inline]
-    fn begin_attempt(&mut self) -> Result<(), RetryError<E>> {
+    fn begin_attempt(&mut self) -> Result<bool, RetryError<E>> {
         if !self.policy.timed {
-            return Ok(());
+            return Ok(false);
         }
         self.begin_timed_attempt()
     }
 
     /// The part of [`begin_attempt`](Self::begin_attempt) for policies with time limits.
     #[inline(never)]
-    fn begin_timed_attempt(&mut self) -> Result<(), RetryError<E>> {
-        self.armed = false;
-        let attempt_timeout = self.policy.attempt_timeout;
+    fn begin_timed_attempt(&mut self) -> Result<bool, RetryError<E>> {
         let now = self.now();
         if self.started.is_none() {
             self.started = Some(now);
@@ -434,30 +521,46 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         if deadline.is_some_and(|deadline| now >= deadline) {
             return Err(self.stop_at_deadline(None));
         }
-        let attempt_deadline = attempt_timeout.and_then(|timeout| now.checked_add(timeout));
+        let attempt_deadline =
+            self.policy.attempt_timeout.and_then(|timeout| now.checked_add(timeout));
         let timer = match (attempt_deadline, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if let Some(at) = timer {
-            self.arm(at);
-            self.armed = true;
+        match timer {
+            Some(at) => {
+                self.arm(at);
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        Ok(())
     }
 
-    /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out.
+    /// A timed attempt returned `Pending`: polls its timer.
     ///
-    /// `Ok(Some(future))`: run the hook's future, then sleep; `Ok(None)`: sleep (or yield).
+    /// `Ready(Ok(()))`: the attempt timed out; `Ready(Err(_))`: the deadline passed.
+    #[inline(never)]
+    fn poll_attempt_timer(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RetryError<E>>> {
+        if self.poll_timer(cx).is_pending() {
+            return Poll::Pending;
+        }
+        if self.deadline().is_some_and(|deadline| self.now() >= deadline) {
+            return Poll::Ready(Err(self.stop_at_deadline(None)));
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out,
+    /// `timed` whether its timer is armed. Returns the next state.
     #[inline]
-    fn after_failure(&mut self, error: Option<E>) -> Result<Option<H::Future>, RetryError<E>>
+    fn after_failure<Fut>(&mut self, error: Option<E>, timed: bool) -> Next<Fut, H::Future, E>
     where
         K: Classify<E>,
         H: Hook<E>,
     {
         let verdict = match &error {
             Some(error) => self.classifier.classify(error),
-            None => Verdict::Retry,
+            None => self.on_timeout,
         };
         let mut now = None;
         if self.started.is_none() {
@@ -470,29 +573,39 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         {
             return Err(self.give_up(error, verdict == Verdict::Fail, now));
         }
+        let policy = &*self.policy;
         let observed = H::ENABLED || cfg!(feature = "tracing");
-        if verdict == Verdict::Retry && self.policy.yield_only && !observed {
+        if verdict == Verdict::Retry
+            && policy.fixed_delay == Some(Duration::ZERO)
+            && policy.max_elapsed.is_none()
+            && policy.budget.is_none()
+            && !observed
+        {
             // A zero delay with nothing to time, withdraw or report: just yield.
             if error.is_some() {
                 self.last_error = error;
             }
-            if self.armed {
-                // The attempt's timer may still be registered; nothing would poll it.
-                self.sleep = None;
-                self.armed = false;
-            }
-            return Ok(None);
+            self.disarm(timed);
+            return Ok(State::Yielded);
         }
+        let (delay, too_long) = match verdict {
+            Verdict::RetryAfter(asked) => self.retry_after(asked),
+            _ => match policy.fixed_delay {
+                Some(delay) => (delay, false),
+                None => (self.next_scheduled(), false),
+            },
+        };
+        self.schedule(error, delay, too_long, now, timed)
+    }
+
+    /// A delay the error asked for, within the policy's bounds; `true` when it exceeds
+    /// `max_delay` and the policy gives up on such delays.
+    fn retry_after(&self, asked: Duration) -> (Duration, bool) {
         let shape = &self.policy.shape;
-        let scheduled = match self.policy.fixed_delay {
-            Some(delay) => delay,
-            None => self.next_scheduled(),
-        };
-        let delay = match verdict {
-            Verdict::RetryAfter(delay) => delay.clamp(shape.min_delay, shape.max_delay),
-            _ => scheduled,
-        };
-        self.schedule(error, delay, now)
+        if asked > shape.max_delay && self.policy.long_retry_after == LongRetryAfter::GiveUp {
+            return (asked, true);
+        }
+        (asked.clamp(shape.min_delay, shape.max_delay), false)
     }
 
     /// The next delay of a schedule that changes between retries.
@@ -524,14 +637,17 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// The rest of [`after_failure`](Self::after_failure) when the retry sleeps, has a
-    /// deadline or budget, or reports the retry: arms the timer and calls the hook.
+    /// deadline or budget, or reports the retry: checks the limits, arms the timer and calls
+    /// the hook.
     #[inline(never)]
-    fn schedule(
+    fn schedule<Fut>(
         &mut self,
         error: Option<E>,
         delay: Duration,
+        too_long: bool,
         mut now: Option<Instant>,
-    ) -> Result<Option<H::Future>, RetryError<E>>
+        timed: bool,
+    ) -> Next<Fut, H::Future, E>
     where
         H: Hook<E>,
     {
@@ -543,9 +659,16 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         }
         let wake_at = now.and_then(|now| now.checked_add(delay));
         if let Some(deadline) = deadline {
-            if wake_at.is_none_or(|at| at >= deadline) {
+            if !too_long && wake_at.is_none_or(|at| at >= deadline) {
                 return Err(self.stop_at_deadline(error));
             }
+        }
+        // A delay past every representable instant (`Duration::MAX`) would never end.
+        if too_long || (!delay.is_zero() && wake_at.is_none()) {
+            let elapsed = now.map_or(Duration::ZERO, |now| self.elapsed(now));
+            self.finish();
+            let last = error.or_else(|| self.last_error.take());
+            return Err(RetryError::DelayTooLong { attempts, elapsed, delay, last });
         }
         if let Some(budget) = &self.policy.budget {
             if !budget.try_withdraw() {
@@ -560,19 +683,8 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         if error.is_some() {
             self.last_error = error;
         }
-        if !delay.is_zero() {
-            match wake_at {
-                Some(at) => self.arm(at),
-                // Past every representable instant: a sleep that never fires.
-                None => self.sleep = Some(self.policy.clock.sleep(Duration::MAX)),
-            }
-            self.armed = true;
-        } else if self.armed {
-            // The attempt's timer may still be registered; nothing would poll it.
-            self.sleep = None;
-            self.armed = false;
-        }
-        self.yielded = false;
+        let wake = wake_at.filter(|_| !delay.is_zero());
+        let mut hook = None;
         if observed {
             let attempt = Attempt {
                 retry: attempts,
@@ -590,10 +702,88 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
                 "{attempt}"
             );
             if H::ENABLED {
-                return Ok(Some(self.hook.on_retry(&attempt)));
+                hook = Some(self.hook.on_retry(&attempt));
             }
         }
-        Ok(None)
+        Ok(match (hook, wake) {
+            // The hook runs first, cut off at the deadline; the delay counts from the failure.
+            (Some(hook), wake) => match deadline {
+                Some(deadline) => {
+                    self.arm(deadline);
+                    State::Hook { hook, timed: true, wake, pended: false }
+                }
+                None => {
+                    self.disarm(timed);
+                    State::Hook { hook, timed: false, wake, pended: false }
+                }
+            },
+            (None, Some(at)) => {
+                self.arm(at);
+                State::Sleep { pended: false }
+            }
+            (None, None) => {
+                self.disarm(timed);
+                State::Yielded
+            }
+        })
+    }
+
+    /// The hook finished: sleeps the rest of the delay, or goes on to the next attempt.
+    fn after_hook<Fut>(
+        &mut self,
+        timed: bool,
+        wake: Option<Instant>,
+        pended: bool,
+    ) -> State<Fut, H::Future>
+    where
+        H: Hook<E>,
+    {
+        match wake {
+            Some(at) => {
+                self.arm(at);
+                State::Sleep { pended }
+            }
+            None => {
+                self.disarm(timed);
+                if pended { State::Ready } else { State::Yielded }
+            }
+        }
+    }
+}
+
+impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
+    /// Between attempts: runs the hook (cut off at the deadline), then the sleep.
+    ///
+    /// `Ready` with the next state, or with the error that ends the retry. Kept out of
+    /// `poll`, so the attempt path stays small.
+    #[inline(never)]
+    fn poll_pause<Fut>(
+        &mut self,
+        state: Pin<&mut State<Fut, H::Future>>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Next<Fut, H::Future, E>> {
+        match state.project() {
+            StateProj::Hook { hook, timed, wake, pended } => {
+                if hook.poll(cx).is_ready() {
+                    return Poll::Ready(Ok(self.after_hook(*timed, *wake, *pended)));
+                }
+                *pended = true;
+                if *timed && self.poll_timer(cx).is_ready() {
+                    // The deadline passed while the hook ran.
+                    return Poll::Ready(Err(self.stop_at_deadline(None)));
+                }
+                Poll::Pending
+            }
+            StateProj::Sleep { pended } => {
+                if self.poll_timer(cx).is_pending() {
+                    *pended = true;
+                    return Poll::Pending;
+                }
+                // An elapsed delay that never returned `Pending` still yields once.
+                Poll::Ready(Ok(if *pended { State::Ready } else { State::Yielded }))
+            }
+            _ => unreachable!("only a pause is polled here"),
+        }
     }
 }
 
@@ -612,120 +802,66 @@ where
         let mut this = self.project();
         let core = this.core;
         loop {
-            let future = match this.state.as_mut().project() {
-                StateProj::Attempt { future } => future,
-                StateProj::Start => {
-                    if let Err(error) = core.begin_attempt() {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(error));
+            let next = match this.state.as_mut().project() {
+                StateProj::Ready | StateProj::Yielded => match core.begin_attempt() {
+                    Ok(timed) => {
+                        let future = (this.operation)();
+                        core.attempts = core.attempts.saturating_add(1);
+                        this.state.set(State::Attempt { future, timed });
+                        continue;
                     }
-                    let future = (this.operation)();
-                    core.attempts = core.attempts.saturating_add(1);
-                    this.state.set(State::Attempt { future });
-                    match this.state.as_mut().project() {
-                        StateProj::Attempt { future } => future,
-                        _ => unreachable!("the attempt was just stored"),
+                    Err(error) => Err(error),
+                },
+                StateProj::Attempt { future, timed } => {
+                    let timed = *timed;
+                    let error = match future.try_poll(cx) {
+                        Poll::Ready(Ok(value)) => {
+                            core.succeed();
+                            this.state.set(State::Done);
+                            return Poll::Ready(Ok(value));
+                        }
+                        Poll::Ready(Err(error)) => Some(error),
+                        Poll::Pending if !timed => {
+                            if core.started.is_none() {
+                                core.note_started();
+                            }
+                            return Poll::Pending;
+                        }
+                        Poll::Pending => match core.poll_attempt_timer(cx) {
+                            Poll::Pending => return Poll::Pending,
+                            Poll::Ready(Ok(())) => None,
+                            Poll::Ready(Err(error)) => {
+                                this.state.set(State::Done);
+                                return Poll::Ready(Err(error));
+                            }
+                        },
+                    };
+                    core.after_failure(error, timed)
+                }
+                StateProj::Hook { .. } | StateProj::Sleep { .. } => {
+                    match core.poll_pause(this.state.as_mut(), cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(next) => next,
                     }
                 }
-                _ => {
-                    if core.poll_pause(this.state.as_mut(), cx).is_pending() {
+                StateProj::Done => panic!("`Retry` polled after it completed"),
+            };
+            match next {
+                Ok(state) => {
+                    let yielded = matches!(state, State::Yielded);
+                    this.state.set(state);
+                    if yielded {
+                        // A zero delay: still let other tasks run before the next call.
+                        cx.waker().wake_by_ref();
                         return Poll::Pending;
                     }
-                    continue;
                 }
-            };
-            let error = match future.try_poll(cx) {
-                Poll::Ready(Ok(value)) => {
-                    core.succeed();
-                    this.state.set(State::Done);
-                    return Poll::Ready(Ok(value));
-                }
-                Poll::Ready(Err(error)) => Some(error),
-                Poll::Pending => match core.attempt_pending(cx) {
-                    Ok(false) => return Poll::Pending,
-                    Ok(true) => None,
-                    Err(error) => {
-                        this.state.set(State::Done);
-                        return Poll::Ready(Err(error));
-                    }
-                },
-            };
-            match core.after_failure(error) {
-                Ok(Some(hook)) => this.state.set(State::Notify { hook }),
-                Ok(None) if !core.armed => {
-                    // A zero delay: still let other tasks run before the next call.
-                    this.state.set(State::Start);
-                    cx.waker().wake_by_ref();
-                    return Poll::Pending;
-                }
-                Ok(None) => this.state.set(State::Sleep),
                 Err(error) => {
                     this.state.set(State::Done);
                     return Poll::Ready(Err(error));
                 }
             }
         }
-    }
-}
-
-impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
-    /// An attempt returned `Pending`: records the start and polls its timer.
-    ///
-    /// `Ok(true)`: the attempt timed out; `Ok(false)`: keep waiting.
-    #[inline(never)]
-    fn attempt_pending(&mut self, cx: &mut Context<'_>) -> Result<bool, RetryError<E>> {
-        if self.started.is_none() {
-            self.started = Some(self.now());
-        }
-        let fired = self.armed
-            && self.sleep.as_mut().is_some_and(|sleep| Pin::new(sleep).poll(cx).is_ready());
-        if !fired {
-            return Ok(false);
-        }
-        if self.deadline().is_some_and(|deadline| self.now() >= deadline) {
-            return Err(self.stop_at_deadline(None));
-        }
-        Ok(true)
-    }
-
-    /// Between attempts: runs the hook's future, then the sleep (yielding at least once).
-    ///
-    /// `Ready` when the next attempt may start (the state is then `Start`).
-    #[inline(never)]
-    fn poll_pause<Fut>(
-        &mut self,
-        mut state: Pin<&mut State<Fut, H::Future>>,
-        cx: &mut Context<'_>,
-    ) -> Poll<()> {
-        if let StateProj::Notify { hook } = state.as_mut().project() {
-            if hook.poll(cx).is_pending() {
-                self.yielded = true;
-                return Poll::Pending;
-            }
-            state.set(State::Sleep);
-        }
-        match state.as_mut().project() {
-            StateProj::Sleep => {}
-            StateProj::Done => panic!("`Retry` polled after it completed"),
-            _ => unreachable!("only a pause is polled here"),
-        }
-        if self.armed {
-            if let Some(sleep) = self.sleep.as_mut() {
-                if Pin::new(sleep).poll(cx).is_pending() {
-                    self.yielded = true;
-                    return Poll::Pending;
-                }
-            }
-            self.armed = false;
-        }
-        if !self.yielded {
-            // A zero (or already elapsed) delay: still let other tasks run.
-            self.yielded = true;
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
-        }
-        state.set(State::Start);
-        Poll::Ready(())
     }
 }
 
@@ -737,19 +873,17 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            // After a zero-delay failure the retry waits at `Start` for its yield to end:
-            // still the pause between attempts.
-            State::Start if self.core.attempts > 0 => "sleep",
-            State::Start => "start",
+            State::Ready if self.core.attempts > 0 => "sleep",
+            State::Ready => "start",
+            State::Yielded | State::Sleep { .. } => "sleep",
             State::Attempt { .. } => "attempt",
-            State::Notify { .. } => "hook",
-            State::Sleep => "sleep",
+            State::Hook { .. } => "hook",
             State::Done => "done",
         };
         f.debug_struct("Retry")
             .field("attempts", &self.core.attempts)
             .field("state", &state)
-            .field("policy", &self.core.policy)
+            .field("policy", &*self.core.policy)
             .finish_non_exhaustive()
     }
 }

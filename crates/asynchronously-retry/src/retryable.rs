@@ -5,7 +5,8 @@ use crate::{Retry, RetryPolicy};
 
 /// Adds `.retry(&policy)` to every closure that returns a fallible future.
 ///
-/// `(|| fetch()).retry(&policy)` is the same as `policy.retry(|| fetch())`.
+/// `(|| fetch()).retry(&policy)` is `policy.retry(|| fetch())` borrowing the policy instead of
+/// cloning it: the future lives no longer than the policy.
 ///
 /// # Examples
 ///
@@ -47,6 +48,6 @@ where
     Fut: TryFuture,
 {
     fn retry<C: Clock>(self, policy: &RetryPolicy<C>) -> Retry<'_, Self, Fut, C> {
-        policy.retry(self)
+        policy.retry_borrowed(self)
     }
 }

@@ -3,9 +3,10 @@ use std::time::Duration;
 
 use asynchronously_time::{Clock, RealClock};
 
+use super::Settings;
 use crate::backoff::BackoffKind;
 use crate::delays::Shape;
-use crate::{Backoff, Jitter, RetryBudget, RetryPolicy};
+use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy};
 
 /// Builds a [`RetryPolicy`]; [`build`](Self::build) validates every setting at once.
 ///
@@ -32,7 +33,7 @@ use crate::{Backoff, Jitter, RetryBudget, RetryPolicy};
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
 pub struct RetryPolicyBuilder<C: Clock = RealClock> {
-    policy: RetryPolicy<C>,
+    policy: Settings<C>,
 }
 
 /// Why [`RetryPolicyBuilder::build`] refused a setting.
@@ -65,23 +66,26 @@ pub enum PolicyError {
     ZeroAttemptTimeout,
 }
 
+/// The default `max_delay`: backon's, so unlimited retries never reach day-long sleeps.
+const DEFAULT_MAX_DELAY: Duration = Duration::from_secs(60);
+
 impl RetryPolicyBuilder {
     pub(crate) fn new() -> Self {
         RetryPolicyBuilder {
-            policy: RetryPolicy {
+            policy: Settings {
                 shape: Shape {
                     backoff: Backoff::default(),
                     jitter: Jitter::None,
                     min_delay: Duration::ZERO,
-                    max_delay: Duration::MAX,
+                    max_delay: DEFAULT_MAX_DELAY,
                 },
                 fixed_delay: None,
                 timed: false,
-                yield_only: false,
                 max_retries: Some(3),
                 max_elapsed: None,
                 attempt_timeout: None,
                 seed: None,
+                long_retry_after: LongRetryAfter::Clamp,
                 budget: None,
                 clock: RealClock,
             },
@@ -92,7 +96,7 @@ impl RetryPolicyBuilder {
     pub(crate) fn into_policy(self) -> RetryPolicy {
         let mut policy = self.policy;
         policy.prepare();
-        policy
+        policy.into_policy()
     }
 }
 
@@ -159,8 +163,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     }
 
     /// Sets the longest delay between attempts, applied after jitter and to
-    /// [`Verdict::RetryAfter`](crate::Verdict::RetryAfter). Default: no cap
-    /// ([`Duration::MAX`]).
+    /// [`Verdict::RetryAfter`](crate::Verdict::RetryAfter) (see
+    /// [`long_retry_after`](Self::long_retry_after)). Default: 60 s, as backon, so that
+    /// [`unlimited_retries`](Self::unlimited_retries) never reaches day-long sleeps.
+    /// [`Duration::MAX`] removes the cap; a delay that can never end then stops the retry
+    /// with [`RetryError::DelayTooLong`](crate::RetryError::DelayTooLong).
     ///
     /// # Examples
     ///
@@ -277,9 +284,24 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         self
     }
 
+    /// What a [`Verdict::RetryAfter`](crate::Verdict::RetryAfter) longer than `max_delay`
+    /// does: [`LongRetryAfter::Clamp`] (the default) waits `max_delay`,
+    /// [`LongRetryAfter::GiveUp`] stops with
+    /// [`RetryError::DelayTooLong`](crate::RetryError::DelayTooLong).
+    ///
+    /// # Examples
+    ///
+    /// See [`LongRetryAfter`].
+    pub fn long_retry_after(mut self, long_retry_after: LongRetryAfter) -> Self {
+        self.policy.long_retry_after = long_retry_after;
+        self
+    }
+
     /// Draws every retry from a shared [`RetryBudget`]; a refused retry stops with
     /// [`RetryError::BudgetExhausted`](crate::RetryError::BudgetExhausted). Every success
-    /// deposits into it.
+    /// deposits into it. The budget measures its per-second floor on its own clock (the one
+    /// given to [`RetryBudget::with_clock`]), so it may be set before or after
+    /// [`with_clock`](Self::with_clock).
     ///
     /// # Examples
     ///
@@ -292,14 +314,14 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # let _ = (reads, writes);
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
-    pub fn budget(mut self, budget: RetryBudget<C>) -> Self {
-        self.policy.budget = Some(budget);
+    pub fn budget<B: Clock>(mut self, budget: RetryBudget<B>) -> Self {
+        self.policy.budget = Some(budget.share());
         self
     }
 
     /// Measures delays and limits on `clock` (a
-    /// [`VirtualClock`](asynchronously_time::VirtualClock) in tests). Drops any budget set
-    /// earlier, since a budget runs on the policy's clock: set the budget after the clock.
+    /// [`VirtualClock`](asynchronously_time::VirtualClock) in tests). Every other setting is
+    /// kept, the budget included: the order of the setters does not matter.
     ///
     /// # Examples
     ///
@@ -315,16 +337,16 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     pub fn with_clock<C2: Clock>(self, clock: C2) -> RetryPolicyBuilder<C2> {
         let p = self.policy;
         RetryPolicyBuilder {
-            policy: RetryPolicy {
+            policy: Settings {
                 shape: p.shape,
                 fixed_delay: None,
                 timed: false,
-                yield_only: false,
                 max_retries: p.max_retries,
                 max_elapsed: p.max_elapsed,
                 attempt_timeout: p.attempt_timeout,
                 seed: p.seed,
-                budget: None,
+                long_retry_after: p.long_retry_after,
+                budget: p.budget,
                 clock,
             },
         }
@@ -369,7 +391,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
             return Err(PolicyError::ZeroAttemptTimeout);
         }
         policy.prepare();
-        Ok(policy)
+        Ok(policy.into_policy())
     }
 }
 
