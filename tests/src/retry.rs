@@ -1232,12 +1232,15 @@ runtime_test!(
 runtime_test!(
     async fn an_attempt_timeout_can_be_classified_like_an_error() {
         let clock = VirtualClock::new();
-        let policy = policy(&clock)
-            .backoff(Backoff::constant(ms(100)))
-            .attempt_timeout(ms(10))
-            .max_retries(5)
-            .build()
-            .unwrap();
+        let policy = |verdict| {
+            policy(&clock)
+                .backoff(Backoff::constant(ms(100)))
+                .attempt_timeout(ms(10))
+                .classify_timeout(verdict)
+                .max_retries(5)
+                .build()
+                .unwrap()
+        };
         let calls = AtomicU32::new(0);
         let slow = || {
             calls.fetch_add(1, Relaxed);
@@ -1247,13 +1250,13 @@ runtime_test!(
                 Ok::<(), &str>(())
             }
         };
-        let retry = policy.retry(slow).classify_timeout(Verdict::Fail);
+        let retry = policy(Verdict::Fail).retry(slow);
         let (result, ()) = future::join(retry, clock.run_for(ms(1000))).await;
         assert!(matches!(result, Err(RetryError::TimedOut { attempts: 1, last: None, .. })));
         assert_eq!(calls.load(Relaxed), 1);
 
         let start = clock.now();
-        let retry = policy.retry(slow).classify_timeout(Verdict::RetryAfter(ms(500)));
+        let retry = policy(Verdict::RetryAfter(ms(500))).retry(slow);
         let (result, ()) = future::join(retry, clock.run_for(ms(3000))).await;
         let error = result.unwrap_err();
         assert!(matches!(error, RetryError::TimedOut { attempts: 6, .. }));

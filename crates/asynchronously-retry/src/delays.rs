@@ -55,8 +55,10 @@ pub(crate) struct Cursor {
     /// The backoff's raw delay for the next retry (constant, linear, exponential, fibonacci),
     /// or the previous delay (decorrelated jitter).
     current: Duration,
-    /// The fibonacci successor of `current`.
-    next: Duration,
+    /// The fibonacci successor of `current`, in nanoseconds (`u64::MAX`: beyond 584 years,
+    /// read as `Duration::MAX`), so that the cursor fits in 32 bytes and the `Retry`
+    /// future stays small enough to be moved without a `memcpy` call.
+    next: u64,
     rng: SplitMix64,
 }
 
@@ -79,6 +81,16 @@ impl Shape {
     }
 }
 
+/// `duration` in nanoseconds, saturating at `u64::MAX`.
+fn to_nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The inverse of [`to_nanos`]: `u64::MAX` (a saturated value) is `Duration::MAX`.
+fn from_nanos(nanos: u64) -> Duration {
+    if nanos == u64::MAX { Duration::MAX } else { Duration::from_nanos(nanos) }
+}
+
 impl Cursor {
     pub(crate) fn new(shape: &Shape, seed: Option<u64>) -> Self {
         let initial = match shape.backoff.kind {
@@ -96,7 +108,7 @@ impl Cursor {
             None if random => RandomState::new().hash_one(0x5eed_u64),
             None => 0,
         };
-        Cursor { current: initial, next: initial, rng: SplitMix64(seed) }
+        Cursor { current: initial, next: to_nanos(initial), rng: SplitMix64(seed) }
     }
 
     /// Computes the delay before the next retry.
@@ -122,9 +134,9 @@ impl Cursor {
             BackoffKind::Fibonacci(_) => {
                 let delay = self.current;
                 if delay < max_delay {
-                    let sum = self.current.saturating_add(self.next);
-                    self.current = self.next;
-                    self.next = sum;
+                    let next = from_nanos(self.next);
+                    self.current = next;
+                    self.next = to_nanos(delay.saturating_add(next));
                 }
                 delay
             }

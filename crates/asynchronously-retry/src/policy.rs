@@ -8,7 +8,7 @@ use futures::TryFuture;
 
 use crate::budget::SharedBudget;
 use crate::delays::Shape;
-use crate::{Delays, LongRetryAfter, Retry};
+use crate::{Delays, LongRetryAfter, Retry, Verdict};
 
 mod builder;
 
@@ -70,6 +70,9 @@ pub(crate) struct Settings<C: Clock> {
     pub(crate) attempt_timeout: Option<Duration>,
     pub(crate) seed: Option<u64>,
     pub(crate) long_retry_after: LongRetryAfter,
+    /// What an attempt cut off by its timeout counts as (a policy setting, so that the
+    /// future stays small).
+    pub(crate) on_timeout: Verdict,
     pub(crate) budget: Option<SharedBudget>,
     pub(crate) clock: C,
 }
@@ -256,6 +259,7 @@ impl<C: Clock> fmt::Debug for Settings<C> {
             .field("attempt_timeout", &self.attempt_timeout)
             .field("seed", &self.seed)
             .field("long_retry_after", &self.long_retry_after)
+            .field("on_timeout", &self.on_timeout)
             .field("budget", &self.budget)
             .field("clock", &self.clock)
             .finish()

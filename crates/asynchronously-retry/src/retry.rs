@@ -86,6 +86,9 @@ where
     H: Hook<Fut::Error>,
 {
     operation: F,
+    /// How many times the operation has been called (here rather than in [`Core`], so the
+    /// future packs into fewer bytes).
+    attempts: u32,
     core: Core<'a, C, K, H, Fut::Error>,
     #[pin]
     state: State<Fut, H::Future>,
@@ -98,8 +101,6 @@ struct Core<'a, C: Clock, K, H, E> {
     /// Borrowed from the caller ([`Retryable::retry`](crate::Retryable::retry)) or a clone
     /// ([`RetryPolicy::retry`](crate::RetryPolicy::retry)).
     policy: PolicyRef<'a, C>,
-    /// What an attempt cut off by its timeout counts as.
-    on_timeout: Verdict,
     /// The schedule's position, created at the first failure (unused by a constant schedule,
     /// whose delay the policy precomputes).
     cursor: Option<Cursor>,
@@ -108,9 +109,20 @@ struct Core<'a, C: Clock, K, H, E> {
     timer: Option<C::Sleep>,
     /// When the first attempt started (read lazily when no time limit needs it up front).
     started: Option<Instant>,
-    attempts: u32,
     /// The most recent error, kept while the next attempt runs (for the final error).
     last_error: Option<E>,
+}
+
+/// What the timer is armed for while a hook runs. The wake-up comes before the deadline (a
+/// delay reaching the deadline stops the retry first), so one timer serves both in turn.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HookTimer {
+    /// Not armed: no delay and no deadline, or the delay passed and there is no deadline.
+    None,
+    /// The end of the delay; the deadline (if any) comes after it.
+    Wake,
+    /// The deadline; the delay (if any) has passed.
+    Deadline,
 }
 
 /// What follows a step of the retry: the next state, or the error that ends it.
@@ -130,14 +142,13 @@ enum State<Fut, HookFut> {
         future: Fut,
         timed: bool,
     },
-    /// The hook's future runs. `timed`: the timer is armed for the deadline, which cuts the
-    /// hook off. `wake`: when the next attempt may start, measured from the failure (`None`:
-    /// a zero delay). `pended`: the hook returned `Pending` (so the retry has yielded).
+    /// The hook's future runs; `timer` says what the timer is armed for (the delay counts
+    /// from the failure, and the deadline cuts the hook off). `pended`: the hook returned
+    /// `Pending` (so the retry has yielded).
     Hook {
         #[pin]
         hook: HookFut,
-        timed: bool,
-        wake: Option<Instant>,
+        timer: HookTimer,
         pended: bool,
     },
     /// The timer is armed for the backoff delay. `pended`: the retry has yielded since the
@@ -157,15 +168,14 @@ where
     pub(crate) fn new(policy: PolicyRef<'a, C>, operation: F) -> Self {
         Retry {
             operation,
+            attempts: 0,
             core: Core {
                 classifier: RetryAll,
                 hook: NoHook,
                 policy,
-                on_timeout: Verdict::Retry,
                 cursor: None,
                 timer: None,
                 started: None,
-                attempts: 0,
                 last_error: None,
             },
             state: State::Ready,
@@ -257,8 +267,8 @@ where
     where
         K2: Classify<Fut::Error>,
     {
-        let Retry { operation, core, state } = self;
-        Retry { operation, core: core.map(|_, hook| (classifier, hook)), state }
+        let Retry { operation, attempts, core, state } = self;
+        Retry { operation, attempts, core: core.map(|_, hook| (classifier, hook)), state }
     }
 
     /// Calls `hook` before each retry's delay with the [`Attempt`] record (`retry K/N`).
@@ -343,7 +353,7 @@ where
     where
         H2: Hook<Fut::Error>,
     {
-        let Retry { operation, mut core, state } = self;
+        let Retry { operation, attempts, core, state } = self;
         let state = match state {
             State::Ready => State::Ready,
             State::Yielded => State::Yielded,
@@ -351,15 +361,12 @@ where
             // except an in-flight hook future, which belongs to the old hook: the pause goes
             // on without it.
             State::Attempt { future, timed } => State::Attempt { future, timed },
-            State::Hook { wake: Some(at), .. } => {
-                core.arm(at);
-                State::Sleep { pended: true }
-            }
-            State::Hook { wake: None, .. } => State::Ready,
+            State::Hook { timer: HookTimer::Wake, .. } => State::Sleep { pended: true },
+            State::Hook { .. } => State::Ready,
             State::Sleep { pended } => State::Sleep { pended },
             State::Done => State::Done,
         };
-        Retry { operation, core: core.map(|classifier, _| (classifier, hook)), state }
+        Retry { operation, attempts, core: core.map(|classifier, _| (classifier, hook)), state }
     }
 
     /// How many times the operation has been called so far.
@@ -374,42 +381,7 @@ where
     /// assert_eq!(retry.attempts(), 0, "nothing runs before the first poll");
     /// ```
     pub fn attempts(&self) -> u32 {
-        self.core.attempts
-    }
-
-    /// Decides what an attempt cut off by the policy's
-    /// [`attempt_timeout`](crate::RetryPolicyBuilder::attempt_timeout) counts as, as
-    /// [`classify`](Self::classify) does for errors. Default: [`Verdict::Retry`].
-    /// [`Verdict::Fail`] stops at once with [`RetryError::TimedOut`];
-    /// [`Verdict::RetryAfter`] retries after the given delay.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use std::time::Duration;
-    ///
-    /// use asynchronously_retry::{RetryError, RetryPolicy, Verdict};
-    /// use asynchronously_time::{Clock, VirtualClock};
-    ///
-    /// let clock = VirtualClock::new();
-    /// let policy = RetryPolicy::builder()
-    ///     .attempt_timeout(Duration::from_secs(1))
-    ///     .max_retries(5)
-    ///     .with_clock(clock.clone())
-    ///     .build()?;
-    /// let retry = policy
-    ///     .retry(|| clock.sleep(Duration::from_secs(60)).map(Ok::<(), &str>))
-    ///     .classify_timeout(Verdict::Fail);
-    /// # use futures::FutureExt;
-    /// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(10)));
-    /// assert!(matches!(result, Err(RetryError::TimedOut { attempts: 1, .. })));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn classify_timeout(mut self, verdict: Verdict) -> Self {
-        self.core.on_timeout = verdict;
-        self
+        self.attempts
     }
 }
 
@@ -420,11 +392,9 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             classifier,
             hook,
             policy: self.policy,
-            on_timeout: self.on_timeout,
             cursor: self.cursor,
             timer: self.timer,
             started: self.started,
-            attempts: self.attempts,
             last_error: self.last_error,
         }
     }
@@ -482,11 +452,11 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         self.finish();
     }
 
-    fn stop_at_deadline(&mut self, last: Option<E>) -> RetryError<E> {
+    fn stop_at_deadline(&mut self, attempts: u32, last: Option<E>) -> RetryError<E> {
         let now = self.now();
         self.finish();
         RetryError::DeadlineExceeded {
-            attempts: self.attempts,
+            attempts,
             elapsed: self.elapsed(now),
             last: last.or_else(|| self.last_error.take()),
         }
@@ -503,23 +473,23 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// Starts an attempt: checks the deadline and arms the timer for the attempt's timeout
     /// or the deadline. `Ok(true)` when the timer is armed.
     #[inline]
-    fn begin_attempt(&mut self) -> Result<bool, RetryError<E>> {
+    fn begin_attempt(&mut self, attempts: u32) -> Result<bool, RetryError<E>> {
         if !self.policy.timed {
             return Ok(false);
         }
-        self.begin_timed_attempt()
+        self.begin_timed_attempt(attempts)
     }
 
     /// The part of [`begin_attempt`](Self::begin_attempt) for policies with time limits.
     #[inline(never)]
-    fn begin_timed_attempt(&mut self) -> Result<bool, RetryError<E>> {
+    fn begin_timed_attempt(&mut self, attempts: u32) -> Result<bool, RetryError<E>> {
         let now = self.now();
         if self.started.is_none() {
             self.started = Some(now);
         }
         let deadline = self.deadline();
         if deadline.is_some_and(|deadline| now >= deadline) {
-            return Err(self.stop_at_deadline(None));
+            return Err(self.stop_at_deadline(attempts, None));
         }
         let attempt_deadline =
             self.policy.attempt_timeout.and_then(|timeout| now.checked_add(timeout));
@@ -540,12 +510,16 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     ///
     /// `Ready(Ok(()))`: the attempt timed out; `Ready(Err(_))`: the deadline passed.
     #[inline(never)]
-    fn poll_attempt_timer(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), RetryError<E>>> {
+    fn poll_attempt_timer(
+        &mut self,
+        cx: &mut Context<'_>,
+        attempts: u32,
+    ) -> Poll<Result<(), RetryError<E>>> {
         if self.poll_timer(cx).is_pending() {
             return Poll::Pending;
         }
         if self.deadline().is_some_and(|deadline| self.now() >= deadline) {
-            return Poll::Ready(Err(self.stop_at_deadline(None)));
+            return Poll::Ready(Err(self.stop_at_deadline(attempts, None)));
         }
         Poll::Ready(Ok(()))
     }
@@ -553,14 +527,19 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     /// Decides what follows a failed attempt; `error` is `None` when the attempt timed out,
     /// `timed` whether its timer is armed. Returns the next state.
     #[inline]
-    fn after_failure<Fut>(&mut self, error: Option<E>, timed: bool) -> Next<Fut, H::Future, E>
+    fn after_failure<Fut>(
+        &mut self,
+        error: Option<E>,
+        timed: bool,
+        attempts: u32,
+    ) -> Next<Fut, H::Future, E>
     where
         K: Classify<E>,
         H: Hook<E>,
     {
         let verdict = match &error {
             Some(error) => self.classifier.classify(error),
-            None => self.on_timeout,
+            None => self.policy.on_timeout,
         };
         let mut now = None;
         if self.started.is_none() {
@@ -568,10 +547,8 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             self.started = Some(at);
             now = Some(at);
         }
-        if verdict == Verdict::Fail
-            || self.policy.max_retries.is_some_and(|max| self.attempts > max)
-        {
-            return Err(self.give_up(error, verdict == Verdict::Fail, now));
+        if verdict == Verdict::Fail || self.policy.max_retries.is_some_and(|max| attempts > max) {
+            return Err(self.give_up(error, verdict == Verdict::Fail, attempts, now));
         }
         let policy = &*self.policy;
         let observed = H::ENABLED || cfg!(feature = "tracing");
@@ -595,7 +572,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
                 None => (self.next_scheduled(), false),
             },
         };
-        self.schedule(error, delay, too_long, now, timed)
+        self.schedule(error, delay, too_long, attempts, now, timed)
     }
 
     /// A delay the error asked for, within the policy's bounds; `true` when it exceeds
@@ -623,9 +600,9 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         &mut self,
         error: Option<E>,
         permanent: bool,
+        attempts: u32,
         now: Option<Instant>,
     ) -> RetryError<E> {
-        let attempts = self.attempts;
         let now = now.unwrap_or_else(|| self.now());
         let elapsed = self.elapsed(now);
         self.finish();
@@ -645,13 +622,13 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         error: Option<E>,
         delay: Duration,
         too_long: bool,
+        attempts: u32,
         mut now: Option<Instant>,
         timed: bool,
     ) -> Next<Fut, H::Future, E>
     where
         H: Hook<E>,
     {
-        let attempts = self.attempts;
         let deadline = self.deadline();
         let observed = H::ENABLED || cfg!(feature = "tracing");
         if now.is_none() && (deadline.is_some() || !delay.is_zero() || observed) {
@@ -660,7 +637,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         let wake_at = now.and_then(|now| now.checked_add(delay));
         if let Some(deadline) = deadline {
             if !too_long && wake_at.is_none_or(|at| at >= deadline) {
-                return Err(self.stop_at_deadline(error));
+                return Err(self.stop_at_deadline(attempts, error));
             }
         }
         // A delay past every representable instant (`Duration::MAX`) would never end.
@@ -707,16 +684,23 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
         }
         Ok(match (hook, wake) {
             // The hook runs first, cut off at the deadline; the delay counts from the failure.
-            (Some(hook), wake) => match deadline {
-                Some(deadline) => {
-                    self.arm(deadline);
-                    State::Hook { hook, timed: true, wake, pended: false }
-                }
-                None => {
-                    self.disarm(timed);
-                    State::Hook { hook, timed: false, wake, pended: false }
-                }
-            },
+            (Some(hook), wake) => {
+                let timer = match (wake, deadline) {
+                    (Some(at), _) => {
+                        self.arm(at);
+                        HookTimer::Wake
+                    }
+                    (None, Some(deadline)) => {
+                        self.arm(deadline);
+                        HookTimer::Deadline
+                    }
+                    (None, None) => {
+                        self.disarm(timed);
+                        HookTimer::None
+                    }
+                };
+                State::Hook { hook, timer, pended: false }
+            }
             (None, Some(at)) => {
                 self.arm(at);
                 State::Sleep { pended: false }
@@ -729,22 +713,14 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
     }
 
     /// The hook finished: sleeps the rest of the delay, or goes on to the next attempt.
-    fn after_hook<Fut>(
-        &mut self,
-        timed: bool,
-        wake: Option<Instant>,
-        pended: bool,
-    ) -> State<Fut, H::Future>
+    fn after_hook<Fut>(&mut self, timer: HookTimer, pended: bool) -> State<Fut, H::Future>
     where
         H: Hook<E>,
     {
-        match wake {
-            Some(at) => {
-                self.arm(at);
-                State::Sleep { pended }
-            }
-            None => {
-                self.disarm(timed);
+        match timer {
+            HookTimer::Wake => State::Sleep { pended },
+            HookTimer::Deadline | HookTimer::None => {
+                self.disarm(timer == HookTimer::Deadline);
                 if pended { State::Ready } else { State::Yielded }
             }
         }
@@ -761,16 +737,31 @@ impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
         &mut self,
         state: Pin<&mut State<Fut, H::Future>>,
         cx: &mut Context<'_>,
+        attempts: u32,
     ) -> Poll<Next<Fut, H::Future, E>> {
         match state.project() {
-            StateProj::Hook { hook, timed, wake, pended } => {
+            StateProj::Hook { hook, timer, pended } => {
                 if hook.poll(cx).is_ready() {
-                    return Poll::Ready(Ok(self.after_hook(*timed, *wake, *pended)));
+                    return Poll::Ready(Ok(self.after_hook(*timer, *pended)));
                 }
                 *pended = true;
-                if *timed && self.poll_timer(cx).is_ready() {
+                if *timer == HookTimer::Wake && self.poll_timer(cx).is_ready() {
+                    // The delay passed while the hook ran: the timer now waits for the
+                    // deadline, if there is one.
+                    match self.deadline() {
+                        Some(deadline) => {
+                            self.arm(deadline);
+                            *timer = HookTimer::Deadline;
+                        }
+                        None => {
+                            self.disarm(true);
+                            *timer = HookTimer::None;
+                        }
+                    }
+                }
+                if *timer == HookTimer::Deadline && self.poll_timer(cx).is_ready() {
                     // The deadline passed while the hook ran.
-                    return Poll::Ready(Err(self.stop_at_deadline(None)));
+                    return Poll::Ready(Err(self.stop_at_deadline(attempts, None)));
                 }
                 Poll::Pending
             }
@@ -784,6 +775,29 @@ impl<C: Clock, K, H: Hook<E>, E> Core<'_, C, K, H, E> {
             }
             _ => unreachable!("only a pause is polled here"),
         }
+    }
+}
+
+impl<F, Fut, C, K, H> Retry<'_, F, Fut, C, K, H>
+where
+    Fut: TryFuture,
+    C: Clock,
+    H: Hook<Fut::Error>,
+{
+    /// Stores the next state; `true` when it is a zero delay's yield, after waking the task
+    /// so that other tasks run before the next call.
+    #[inline]
+    fn enter(
+        mut state: Pin<&mut State<Fut, H::Future>>,
+        next: State<Fut, H::Future>,
+        cx: &mut Context<'_>,
+    ) -> bool {
+        let yielded = matches!(next, State::Yielded);
+        state.set(next);
+        if yielded {
+            cx.waker().wake_by_ref();
+        }
+        yielded
     }
 }
 
@@ -801,58 +815,68 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
         let core = this.core;
+        let attempts = this.attempts;
         loop {
-            let next = match this.state.as_mut().project() {
-                StateProj::Ready | StateProj::Yielded => match core.begin_attempt() {
+            let (future, timed) = match this.state.as_mut().project() {
+                StateProj::Attempt { future, timed } => (future, *timed),
+                StateProj::Ready | StateProj::Yielded => match core.begin_attempt(*attempts) {
                     Ok(timed) => {
                         let future = (this.operation)();
-                        core.attempts = core.attempts.saturating_add(1);
+                        *attempts = attempts.saturating_add(1);
                         this.state.set(State::Attempt { future, timed });
-                        continue;
+                        match this.state.as_mut().project() {
+                            StateProj::Attempt { future, .. } => (future, timed),
+                            _ => unreachable!("the attempt was just stored"),
+                        }
                     }
-                    Err(error) => Err(error),
+                    Err(error) => {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
+                    }
                 },
-                StateProj::Attempt { future, timed } => {
-                    let timed = *timed;
-                    let error = match future.try_poll(cx) {
-                        Poll::Ready(Ok(value)) => {
-                            core.succeed();
-                            this.state.set(State::Done);
-                            return Poll::Ready(Ok(value));
-                        }
-                        Poll::Ready(Err(error)) => Some(error),
-                        Poll::Pending if !timed => {
-                            if core.started.is_none() {
-                                core.note_started();
-                            }
-                            return Poll::Pending;
-                        }
-                        Poll::Pending => match core.poll_attempt_timer(cx) {
-                            Poll::Pending => return Poll::Pending,
-                            Poll::Ready(Ok(())) => None,
-                            Poll::Ready(Err(error)) => {
-                                this.state.set(State::Done);
-                                return Poll::Ready(Err(error));
-                            }
-                        },
-                    };
-                    core.after_failure(error, timed)
-                }
                 StateProj::Hook { .. } | StateProj::Sleep { .. } => {
-                    match core.poll_pause(this.state.as_mut(), cx) {
+                    match core.poll_pause(this.state.as_mut(), cx, *attempts) {
                         Poll::Pending => return Poll::Pending,
-                        Poll::Ready(next) => next,
+                        Poll::Ready(Ok(state)) => {
+                            if Self::enter(this.state.as_mut(), state, cx) {
+                                return Poll::Pending;
+                            }
+                            continue;
+                        }
+                        Poll::Ready(Err(error)) => {
+                            this.state.set(State::Done);
+                            return Poll::Ready(Err(error));
+                        }
                     }
                 }
                 StateProj::Done => panic!("`Retry` polled after it completed"),
             };
+            let error = match future.try_poll(cx) {
+                Poll::Ready(Ok(value)) => {
+                    core.succeed();
+                    this.state.set(State::Done);
+                    return Poll::Ready(Ok(value));
+                }
+                Poll::Ready(Err(error)) => Some(error),
+                Poll::Pending if !timed => {
+                    if core.started.is_none() {
+                        core.note_started();
+                    }
+                    return Poll::Pending;
+                }
+                Poll::Pending => match core.poll_attempt_timer(cx, *attempts) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(())) => None,
+                    Poll::Ready(Err(error)) => {
+                        this.state.set(State::Done);
+                        return Poll::Ready(Err(error));
+                    }
+                },
+            };
+            let next = core.after_failure(error, timed, *attempts);
             match next {
                 Ok(state) => {
-                    let yielded = matches!(state, State::Yielded);
-                    this.state.set(state);
-                    if yielded {
-                        // A zero delay: still let other tasks run before the next call.
-                        cx.waker().wake_by_ref();
+                    if Self::enter(this.state.as_mut(), state, cx) {
                         return Poll::Pending;
                     }
                 }
@@ -873,7 +897,7 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.state {
-            State::Ready if self.core.attempts > 0 => "sleep",
+            State::Ready if self.attempts > 0 => "sleep",
             State::Ready => "start",
             State::Yielded | State::Sleep { .. } => "sleep",
             State::Attempt { .. } => "attempt",
@@ -881,7 +905,7 @@ where
             State::Done => "done",
         };
         f.debug_struct("Retry")
-            .field("attempts", &self.core.attempts)
+            .field("attempts", &self.attempts)
             .field("state", &state)
             .field("policy", &*self.core.policy)
             .finish_non_exhaustive()

@@ -6,7 +6,7 @@ use asynchronously_time::{Clock, RealClock};
 use super::Settings;
 use crate::backoff::BackoffKind;
 use crate::delays::Shape;
-use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy};
+use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy, Verdict};
 
 /// Builds a [`RetryPolicy`]; [`build`](Self::build) validates every setting at once.
 ///
@@ -86,6 +86,7 @@ impl RetryPolicyBuilder {
                 attempt_timeout: None,
                 seed: None,
                 long_retry_after: LongRetryAfter::Clamp,
+                on_timeout: Verdict::Retry,
                 budget: None,
                 clock: RealClock,
             },
@@ -297,6 +298,40 @@ impl<C: Clock> RetryPolicyBuilder<C> {
         self
     }
 
+    /// Decides what an attempt cut off by [`attempt_timeout`](Self::attempt_timeout) counts
+    /// as, as [`Retry::classify`](crate::Retry::classify) does for errors. Default:
+    /// [`Verdict::Retry`]. [`Verdict::Fail`] stops at once with
+    /// [`RetryError::TimedOut`](crate::RetryError::TimedOut); [`Verdict::RetryAfter`]
+    /// retries after the given delay (within the policy's bounds, as for errors).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously_retry::{RetryError, RetryPolicy, Verdict};
+    /// use asynchronously_time::{Clock, VirtualClock};
+    /// # use futures::FutureExt;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let policy = RetryPolicy::builder()
+    ///     .attempt_timeout(Duration::from_secs(1))
+    ///     .classify_timeout(Verdict::Fail)
+    ///     .max_retries(5)
+    ///     .with_clock(clock.clone())
+    ///     .build()?;
+    /// let retry = policy.retry(|| clock.sleep(Duration::from_secs(60)).map(Ok::<(), &str>));
+    /// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(10)));
+    /// assert!(matches!(result, Err(RetryError::TimedOut { attempts: 1, .. })));
+    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn classify_timeout(mut self, verdict: Verdict) -> Self {
+        self.policy.on_timeout = verdict;
+        self
+    }
+
     /// Draws every retry from a shared [`RetryBudget`]; a refused retry stops with
     /// [`RetryError::BudgetExhausted`](crate::RetryError::BudgetExhausted). Every success
     /// deposits into it. The budget measures its per-second floor on its own clock (the one
@@ -346,6 +381,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
                 attempt_timeout: p.attempt_timeout,
                 seed: p.seed,
                 long_retry_after: p.long_retry_after,
+                on_timeout: p.on_timeout,
                 budget: p.budget,
                 clock,
             },
