@@ -1,14 +1,14 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use event_listener::{Event, IntoNotification};
 
 use crate::TryPutError;
-use crate::reply::{Reply, Responder};
+use crate::reply::Replies;
 
 /// The weigher given to [`WaterfallBuilder::max_weight`](crate::WaterfallBuilder::max_weight).
 pub(crate) type Weigher<T> = Box<dyn Fn(&T) -> usize + Send + Sync>;
@@ -44,7 +44,7 @@ pub(crate) struct Shared<T, Out, E> {
 /// (count or weight), when its wait is over, or on flush and close; the worker takes sealed
 /// batches from the front.
 pub(crate) struct State<T, Out, E> {
-    pub(crate) queue: VecDeque<Entry<T, Out, E>>,
+    pub(crate) queue: VecDeque<Entry<T>>,
     pub(crate) sealed: VecDeque<usize>,
     pub(crate) open_len: usize,
     open_weight: usize,
@@ -56,12 +56,14 @@ pub(crate) struct State<T, Out, E> {
     /// The worker's waker, taken by whoever wakes it.
     pub(crate) worker: Option<Waker>,
     pub(crate) finished: bool,
+    /// The reply slots of submitted items.
+    pub(crate) replies: Replies<T, Out, E>,
 }
 
-/// One collected item, and its submitter's reply slot (none for `put`).
-pub(crate) struct Entry<T, Out, E> {
+/// One collected item, and its submitter's reply slot in [`State::replies`] (none for `put`).
+pub(crate) struct Entry<T> {
     pub(crate) item: T,
-    pub(crate) reply: Option<Responder<T, Out, E>>,
+    pub(crate) reply: Option<usize>,
 }
 
 impl<T, Out, E> Shared<T, Out, E> {
@@ -77,6 +79,7 @@ impl<T, Out, E> Shared<T, Out, E> {
                 finalize_at: None,
                 worker: None,
                 finished: false,
+                replies: Replies::new(),
             }),
             room: Event::new(),
             finished: Event::new(),
@@ -95,11 +98,8 @@ impl<T, Out, E> Shared<T, Out, E> {
     }
 
     /// Queues `item` if there is room; wakes the worker when a batch opens or is sealed.
-    pub(crate) fn push(
-        &self,
-        item: T,
-        reply: Option<&Arc<Reply<T, Out, E>>>,
-    ) -> Result<(), TryPutError<T>> {
+    /// With `reply`, takes a reply slot for the item and returns it.
+    pub(crate) fn push(&self, item: T, reply: bool) -> Result<Option<usize>, TryPutError<T>> {
         // The weigher is user code: call it before locking, so a panic leaves no lock behind.
         let weight = match &self.limits.weight {
             Some((max_weight, weigher)) => {
@@ -134,9 +134,8 @@ impl<T, Out, E> Shared<T, Out, E> {
         }
         state.open_len += 1;
         state.open_weight += weight;
-        state
-            .queue
-            .push_back(Entry { item, reply: reply.map(|reply| Responder::new(Arc::clone(reply))) });
+        let reply = reply.then(|| state.replies.reserve());
+        state.queue.push_back(Entry { item, reply });
         let full_by_weight =
             self.limits.weight.as_ref().is_some_and(|(max, _)| state.open_weight >= *max);
         // A full queue holding only the open batch can free room only by sending it: seal it,
@@ -151,7 +150,7 @@ impl<T, Out, E> Shared<T, Out, E> {
         if let Some(worker) = worker {
             worker.wake();
         }
-        Ok(())
+        Ok(reply)
     }
 
     /// Seals the open batch, so the worker sends it as soon as a batch may start.

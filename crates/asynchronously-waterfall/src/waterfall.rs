@@ -4,7 +4,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crate::reply::Reply;
 use crate::shared::Shared;
 use crate::{TryPutError, WaterfallBuilder};
 
@@ -166,7 +165,7 @@ impl<T, Out, E> Waterfall<T, Out, E> {
     /// # Ok::<_, Box<dyn std::error::Error>>(())
     /// ```
     pub fn try_put(&self, item: T) -> Result<(), TryPutError<T>> {
-        self.shared.push(item, None)
+        self.shared.push(item, false).map(drop)
     }
 
     /// Queues `item` for a batch, waiting while the queue is full, then waits for the item's
@@ -253,9 +252,8 @@ impl<T, Out, E> Waterfall<T, Out, E> {
     /// # }).unwrap();
     /// ```
     pub fn try_submit(&self, item: T) -> Result<Submit<'_, T, Out, E>, TryPutError<T>> {
-        let reply = Reply::new();
-        self.shared.push(item, Some(&reply))?;
-        Ok(Submit::queued(self, reply))
+        let slot = self.shared.push(item, true)?.expect("a submitted item gets a reply slot");
+        Ok(Submit::queued(self, slot))
     }
 
     /// Sends the items collected so far as a batch without waiting for `max_wait`.

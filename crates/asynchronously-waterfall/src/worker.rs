@@ -9,7 +9,7 @@ use asynchronously_time::{Clock, RealClock};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use crate::reply::Responder;
+use crate::reply::{self, Responders};
 use crate::shared::{Entry, Shared};
 use crate::{BatchFn, BatchOutput, SubmitError, WaterfallEvent};
 
@@ -26,9 +26,8 @@ const BATCHES_PER_POLL: u32 = 32;
 type Out<T, F> = <<F as BatchFn<T>>::Output as BatchOutput>::Out;
 type Error<T, F> = <<F as BatchFn<T>>::Output as BatchOutput>::Error;
 type Hook<T, E> = Box<dyn FnMut(WaterfallEvent<T, E>) + Send>;
-type Responders<T, F> = Vec<Option<Responder<T, Out<T, F>, Error<T, F>>>>;
+type RespondersOf<T, F> = Responders<T, Out<T, F>, Error<T, F>>;
 type SharedOf<T, F> = Shared<T, Out<T, F>, Error<T, F>>;
-type EntryOf<T, F> = Entry<T, Out<T, F>, Error<T, F>>;
 type RunOf<T, F> = Run<<F as BatchFn<T>>::Future, T, Out<T, F>, Error<T, F>>;
 
 /// The future that sends a [`Waterfall`](crate::Waterfall)'s batches; spawn it (or join it).
@@ -163,13 +162,12 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
                 Ok(results) => {
                     let returned = results.len();
                     if !responders.is_empty() {
-                        let mut results = results.into_iter();
-                        for responder in responders {
-                            let result = results.next();
-                            if let Some(responder) = responder {
-                                responder.send(result.ok_or(SubmitError::NoResult));
-                            }
-                        }
+                        responders.send_all(
+                            results
+                                .into_iter()
+                                .map(Ok)
+                                .chain(std::iter::repeat_with(|| Err(SubmitError::NoResult))),
+                        );
                     }
                     if returned < items {
                         self.emit(WaterfallEvent::MissingResults {
@@ -181,16 +179,14 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
                 }
                 Err(error) => {
                     let error = Arc::new(error);
-                    for responder in responders.into_iter().flatten() {
-                        responder.send(Err(SubmitError::Failed(Arc::clone(&error))));
-                    }
+                    responders.send_all(std::iter::repeat_with(|| {
+                        Err(SubmitError::Failed(Arc::clone(&error)))
+                    }));
                     self.emit(WaterfallEvent::Failed { batch, items, error });
                 }
             },
             Err(payload) => {
-                for responder in responders.into_iter().flatten() {
-                    responder.send(Err(SubmitError::Panicked));
-                }
+                responders.send_all(std::iter::repeat_with(|| Err(SubmitError::Panicked)));
                 self.emit(WaterfallEvent::Panicked { batch, items, payload });
             }
         }
@@ -198,7 +194,7 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
 
     /// Calls the batch function; a panic in the call is caught and reported like one while
     /// running.
-    fn start_batch(&mut self, items: Vec<T>, responders: Responders<T, F>) {
+    fn start_batch(&mut self, items: Vec<T>, responders: RespondersOf<T, F>) {
         self.batches_started += 1;
         let batch = self.batches_started;
         let len = items.len();
@@ -206,9 +202,7 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
         match panic::catch_unwind(AssertUnwindSafe(|| batch_fn.call(items))) {
             Ok(future) => self.running.push(Run::new(future, batch, len, responders)),
             Err(payload) => {
-                for responder in responders.into_iter().flatten() {
-                    responder.send(Err(SubmitError::Panicked));
-                }
+                responders.send_all(std::iter::repeat_with(|| Err(SubmitError::Panicked)));
                 self.emit(WaterfallEvent::Panicked { batch, items: len, payload });
             }
         }
@@ -218,11 +212,11 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
     /// and hands back everything still queued.
     fn abort(&mut self) {
         // Drop the batches' futures before any submitter hears of it.
-        let mut cancelled: Vec<(u64, usize, Responders<T, F>)> =
+        let mut cancelled: Vec<(u64, usize, RespondersOf<T, F>)> =
             Pin::new(&mut self.running).iter_pin_mut().map(|run| run.take_responders()).collect();
         self.running.clear();
         cancelled.sort_unstable_by_key(|(batch, ..)| *batch);
-        let entries: Vec<EntryOf<T, F>> = {
+        let entries: Vec<Entry<T>> = {
             let mut state = self.shared.lock();
             state.sealed.clear();
             state.seal();
@@ -237,12 +231,14 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
             }
         }
         let mut unsent = Vec::new();
+        let mut handed_back = Vec::new();
         for Entry { item, reply } in entries {
             match reply {
-                Some(responder) => responder.send(Err(SubmitError::Unsent(item))),
+                Some(slot) => handed_back.push((slot, Err(SubmitError::Unsent(item)))),
                 None => unsent.push(item),
             }
         }
+        reply::send_each(&self.shared, handed_back);
         if !unsent.is_empty() && reporting {
             self.emit(WaterfallEvent::Unsent { items: unsent });
         }
@@ -258,29 +254,25 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
     /// Takes the next sealed batch off the queue, leaving out items whose submitter is gone.
     /// Returns the items, their responders (empty when no item has a submitter), and the
     /// places freed; `None` if no batch is sealed.
-    fn take_batch(&mut self, discarded: &mut Vec<EntryOf<T, F>>) -> Taken<T, F> {
+    fn take_batch(&mut self, discarded: &mut Vec<T>) -> Taken<T, F> {
         let mut state = self.shared.lock();
         let len = state.sealed.pop_front()?;
         let mut items = Vec::with_capacity(len);
-        let mut responders: Responders<T, F> = Vec::new();
+        let mut responders = Responders::new();
+        let state = &mut *state;
         for entry in state.queue.drain(..len) {
             match entry.reply {
                 None => {
-                    if !responders.is_empty() {
-                        responders.push(None);
-                    }
+                    responders.push_none();
                     items.push(entry.item);
                 }
-                Some(responder) if responder.is_abandoned() => {
+                Some(slot) if state.replies.release_if_abandoned(slot) => {
                     // Dropped after unlocking: the item's `Drop` is user code.
-                    discarded.push(Entry { item: entry.item, reply: Some(responder) });
+                    discarded.push(entry.item);
                 }
-                Some(responder) => {
-                    if responders.is_empty() {
-                        responders.resize_with(items.len(), || None);
-                    }
+                Some(slot) => {
+                    responders.push(&self.shared, items.len(), slot);
                     items.push(entry.item);
-                    responders.push(Some(responder));
                 }
             }
         }
@@ -359,7 +351,7 @@ impl<T, F: BatchFn<T>, C: Clock> WaterfallWorker<T, F, C> {
 }
 
 /// A sealed batch taken off the queue: items, responders, places freed.
-type Taken<T, F> = Option<(Vec<T>, Responders<T, F>, usize)>;
+type Taken<T, F> = Option<(Vec<T>, RespondersOf<T, F>, usize)>;
 
 #[cfg(feature = "tracing")]
 fn trace_event<T, E>(event: &WaterfallEvent<T, E>) {

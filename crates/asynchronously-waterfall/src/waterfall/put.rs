@@ -57,8 +57,8 @@ impl<T, Out, E> Future for Put<'_, T, Out, E> {
         let this = self.get_mut();
         loop {
             let item = this.item.take().expect("`Put` polled after it completed");
-            match this.waterfall.shared.push(item, None) {
-                Ok(()) => return Poll::Ready(Ok(())),
+            match this.waterfall.shared.push(item, false) {
+                Ok(_) => return Poll::Ready(Ok(())),
                 Err(TryPutError::Full(item)) => {
                     this.item = Some(item);
                     match &mut this.listener {

@@ -1,12 +1,11 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use event_listener::EventListener;
 
-use crate::reply::{Outcome, Reply};
+use crate::reply::Outcome;
 use crate::{SubmitError, TryPutError, Waterfall};
 
 /// Future returned by [`Waterfall::submit`] and [`Waterfall::try_submit`]: queues one item
@@ -52,20 +51,17 @@ pub struct Submit<'a, T, Out, E> {
     /// The item until it is queued.
     item: Option<T>,
     listener: Option<EventListener>,
-    /// Set at creation; `None` once the outcome was taken.
-    reply: Option<Arc<Reply<T, Out, E>>>,
+    /// The item's reply slot once queued; `None` again once the outcome was taken.
+    slot: Option<usize>,
 }
 
 impl<'a, T, Out, E> Submit<'a, T, Out, E> {
     pub(crate) fn new(waterfall: &'a Waterfall<T, Out, E>, item: T) -> Self {
-        Submit { waterfall, item: Some(item), listener: None, reply: Some(Reply::new()) }
+        Submit { waterfall, item: Some(item), listener: None, slot: None }
     }
 
-    pub(crate) fn queued(
-        waterfall: &'a Waterfall<T, Out, E>,
-        reply: Arc<Reply<T, Out, E>>,
-    ) -> Self {
-        Submit { waterfall, item: None, listener: None, reply: Some(reply) }
+    pub(crate) fn queued(waterfall: &'a Waterfall<T, Out, E>, slot: usize) -> Self {
+        Submit { waterfall, item: None, listener: None, slot: Some(slot) }
     }
 }
 
@@ -77,10 +73,12 @@ impl<T, Out, E> Future for Submit<'_, T, Out, E> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        let reply = this.reply.as_ref().expect("`Submit` polled after it completed");
         while let Some(item) = this.item.take() {
-            match this.waterfall.shared.push(item, Some(reply)) {
-                Ok(()) => this.listener = None,
+            match this.waterfall.shared.push(item, true) {
+                Ok(slot) => {
+                    this.listener = None;
+                    this.slot = slot;
+                }
                 Err(TryPutError::Full(item)) => {
                     this.item = Some(item);
                     match &mut this.listener {
@@ -93,24 +91,33 @@ impl<T, Out, E> Future for Submit<'_, T, Out, E> {
                     }
                 }
                 Err(TryPutError::Closed(item)) => {
-                    this.reply = None;
                     return Poll::Ready(Err(SubmitError::Closed(item)));
                 }
                 Err(TryPutError::TooHeavy { item, weight, max_weight }) => {
-                    this.reply = None;
                     return Poll::Ready(Err(SubmitError::TooHeavy { item, weight, max_weight }));
                 }
             }
         }
-        let outcome = ready!(reply.poll(cx));
-        this.reply = None;
+        let slot = this.slot.expect("`Submit` polled after it completed");
+        let outcome = ready!(this.waterfall.shared.lock().replies.poll(slot, cx));
+        this.slot = None;
         Poll::Ready(outcome)
+    }
+}
+
+impl<T, Out, E> Drop for Submit<'_, T, Out, E> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            // Dropped after unlocking: the outcome may run user code.
+            let unwanted = self.waterfall.shared.lock().replies.abandon(slot);
+            drop(unwanted);
+        }
     }
 }
 
 impl<T, Out, E> fmt::Debug for Submit<'_, T, Out, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match (&self.item, &self.reply) {
+        let state = match (&self.item, &self.slot) {
             (Some(_), _) => "queuing",
             (None, Some(_)) => "waiting for the result",
             (None, None) => "done",

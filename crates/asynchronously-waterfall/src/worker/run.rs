@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 use pin_project::pin_project;
 
-use crate::reply::Responder;
+use crate::reply::Responders;
 
 /// One running batch: the batch function's future, with a panic caught and the submitters
 /// to answer when it ends.
@@ -20,9 +20,6 @@ pub(super) struct Run<Fut, T, Out, E> {
     /// One per item, in order; empty when no item has a submitter.
     responders: Responders<T, Out, E>,
 }
-
-/// One responder per item of a batch, in order; empty when no item has a submitter.
-pub(super) type Responders<T, Out, E> = Vec<Option<Responder<T, Out, E>>>;
 
 /// A batch that ended: its output, or the panic payload.
 pub(super) struct Finished<O, T, Out, E> {
