@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use asynchronously::priority_semaphore::{
     Acquire, AcquireError, AcquireOwned, AddPermitsError, BuildError, OwnedPermit, Permit,
-    Priority, PrioritySemaphore, TryAcquireError, WithPriority, with_priority,
+    Priority, PrioritySemaphore, SetTotalError, TryAcquireError, WithPriority, with_priority,
 };
 use asynchronously::time::VirtualClock;
 use futures::FutureExt;
@@ -1470,3 +1470,134 @@ fn a_clock_waker_that_owns_an_aging_semaphores_permit_does_not_deadlock_the_cloc
         assert_eq!(clock.pending_sleepers(), 0, "the aging timer is gone with the queue");
     });
 }
+
+// ---- set_total ----
+
+runtime_test!(
+    async fn shrinking_while_every_permit_is_out_retires_returned_permits_before_serving() {
+        let semaphore = PrioritySemaphore::new(4);
+        let mut held: Vec<_> =
+            (0..4).map(|_| semaphore.try_acquire(Priority::NORMAL).unwrap()).collect();
+        let (counter, waker) = counting_waker();
+        let mut waiter = Box::pin(semaphore.acquire(Priority::HIGH));
+        assert!(waiter.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        semaphore.set_total(2).unwrap();
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (2, 0));
+        assert_eq!(semaphore.try_acquire(Priority::HIGH).unwrap_err(), TryAcquireError::NoPermits);
+        // Four held, two allowed: the first two returned are retired, the waiter not served.
+        drop(held.pop());
+        drop(held.pop());
+        assert_eq!(semaphore.available_permits(), 0);
+        assert_eq!(wakes(&counter), 0, "retired permits are not handed to the waiter");
+        assert!(waiter.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        // The third is within the new total: it goes to the waiter.
+        drop(held.pop());
+        assert_eq!(wakes(&counter), 1);
+        let served = ready(&mut waiter).unwrap();
+        drop(held.pop());
+        assert_eq!(semaphore.available_permits(), 1);
+        drop(served);
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn shrinking_destroys_free_permits_at_once_and_forgetting_counts_as_retired() {
+        let semaphore = PrioritySemaphore::new(5);
+        let held = semaphore.try_acquire_many(3, Priority::NORMAL).unwrap();
+        semaphore.set_total(1).unwrap();
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (1, 0));
+        // Two free permits went at once; two of the three held are still owed.
+        let mut held = held;
+        held.split(2).unwrap().forget();
+        assert_eq!(semaphore.total_permits(), 1, "a forgotten permit pays what was owed");
+        drop(held);
+        assert_idle(&semaphore, 1);
+        semaphore.set_total(1).unwrap();
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn growing_the_total_wakes_waiters_and_cancels_pending_retirement_first() {
+        let semaphore = PrioritySemaphore::new(2);
+        let held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        let (counter, waker) = counting_waker();
+        let mut waiters: Vec<_> =
+            (0..3).map(|i| Box::pin(semaphore.acquire(Priority::new(i)))).collect();
+        for waiter in &mut waiters {
+            assert!(waiter.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        }
+        semaphore.set_total(5).unwrap();
+        assert_eq!(semaphore.total_permits(), 5);
+        assert_eq!(wakes(&counter), 3, "three new permits serve three waiters");
+        let served: Vec<_> = waiters.iter_mut().map(|waiter| ready(waiter).unwrap()).collect();
+        drop(served);
+        drop(held);
+        assert_idle(&semaphore, 5);
+
+        // Shrink below what is held, then grow back part of the way: no new permit appears
+        // until the held ones are within the total again.
+        let held = semaphore.try_acquire_many(5, Priority::NORMAL).unwrap();
+        semaphore.set_total(1).unwrap();
+        let mut waiter = Box::pin(semaphore.acquire(Priority::HIGH));
+        assert!(poll(&mut waiter).is_pending());
+        semaphore.set_total(3).unwrap();
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (3, 0));
+        assert!(poll(&mut waiter).is_pending(), "five held, three allowed");
+        semaphore.set_total(6).unwrap();
+        let served = ready(&mut waiter).unwrap();
+        drop(served);
+        drop(held);
+        assert_idle(&semaphore, 6);
+    }
+);
+
+runtime_test!(
+    async fn shrinking_below_a_queued_request_fails_it_with_too_large() {
+        let semaphore = PrioritySemaphore::new(4);
+        let held = semaphore.try_acquire_many(4, Priority::NORMAL).unwrap();
+        let mut large = Box::pin(semaphore.acquire_many(3, Priority::HIGH));
+        let mut small = Box::pin(semaphore.acquire(Priority::LOW));
+        assert!(poll(&mut large).is_pending());
+        assert!(poll(&mut small).is_pending());
+        semaphore.set_total(2).unwrap();
+        assert_eq!(
+            ready(&mut large).unwrap_err(),
+            AcquireError::TooLarge { requested: 3, total: 2 }
+        );
+        assert_eq!(
+            semaphore.acquire_many(3, Priority::HIGH).await.unwrap_err(),
+            AcquireError::TooLarge { requested: 3, total: 2 }
+        );
+        assert!(poll(&mut small).is_pending());
+        drop(held);
+        drop(ready(&mut small).unwrap());
+        assert_idle(&semaphore, 2);
+        // Zero keeps every request waiting for permits, like a semaphore never given any.
+        semaphore.set_total(0).unwrap();
+        let mut waiter = Box::pin(semaphore.acquire_many(2, Priority::NORMAL));
+        assert!(poll(&mut waiter).is_pending());
+        semaphore.set_total(1).unwrap();
+        assert_eq!(
+            ready(&mut waiter).unwrap_err(),
+            AcquireError::TooLarge { requested: 2, total: 1 }
+        );
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn set_total_past_the_maximum_changes_nothing() {
+        let semaphore = PrioritySemaphore::new(3);
+        let _held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let max = PrioritySemaphore::MAX_PERMITS;
+        assert_eq!(
+            semaphore.set_total(max + 1).unwrap_err(),
+            SetTotalError::TooMany { requested: max + 1, max }
+        );
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (3, 2));
+        semaphore.set_total(max).unwrap();
+        assert_eq!(semaphore.available_permits(), max - 1);
+    }
+);

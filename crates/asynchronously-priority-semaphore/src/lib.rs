@@ -84,7 +84,7 @@ mod with_priority;
 
 pub use crate::acquire::{Acquire, AcquireOwned};
 pub use crate::builder::Builder;
-pub use crate::error::{AcquireError, AddPermitsError, BuildError, TryAcquireError};
+pub use crate::error::{AcquireError, AddPermitsError, BuildError, SetTotalError, TryAcquireError};
 pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::priority::Priority;
 pub use crate::semaphore::PrioritySemaphore;
