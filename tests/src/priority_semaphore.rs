@@ -1144,6 +1144,7 @@ enum Op {
     ForgetPermit(usize),
     Cancel(usize),
     AddPermits(usize),
+    SetTotal(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1155,6 +1156,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ForgetPermit),
         2 => any::<usize>().prop_map(Op::Cancel),
         1 => (0..3usize).prop_map(Op::AddPermits),
+        1 => (0..6usize).prop_map(Op::SetTotal),
     ]
 }
 
@@ -1168,6 +1170,8 @@ proptest! {
     ) {
         let semaphore = PrioritySemaphore::new(initial);
         let mut total = initial;
+        // Held (or handed-over) permits that `set_total` still has to retire.
+        let mut owed = 0usize;
         let mut pending: Vec<Acquire<'_>> = Vec::new();
         let mut permits: Vec<Permit<'_>> = Vec::new();
         for op in ops {
@@ -1175,7 +1179,11 @@ proptest! {
                 Op::Acquire { permits: n, priority } => {
                     let mut acquire = semaphore.acquire_many(n, Priority::new(priority));
                     match poll(&mut acquire) {
-                        Poll::Ready(Ok(permit)) => permits.push(permit),
+                        Poll::Ready(Ok(permit)) => {
+                            permits.push(permit);
+                            let held: usize = permits.iter().map(Permit::num_permits).sum();
+                            prop_assert!(n == 0 || held + semaphore.available_permits() <= total, "a grant past the total");
+                        }
                         Poll::Ready(Err(error)) => {
                             prop_assert!(matches!(error, AcquireError::TooLarge { .. }), "unexpected {:?}", error);
                             prop_assert!(n > total && total > 0);
@@ -1186,6 +1194,8 @@ proptest! {
                 Op::TryAcquire { permits: n, priority } => {
                     if let Ok(permit) = semaphore.try_acquire_many(n, Priority::new(priority)) {
                         permits.push(permit);
+                        let held: usize = permits.iter().map(Permit::num_permits).sum();
+                        prop_assert!(n == 0 || held + semaphore.available_permits() <= total, "a grant past the total");
                     }
                 }
                 Op::PollAll => {
@@ -1202,25 +1212,50 @@ proptest! {
                     pending = still_pending;
                 }
                 Op::DropPermit(idx) if !permits.is_empty() => {
-                    drop(permits.swap_remove(idx % permits.len()));
+                    let permit = permits.swap_remove(idx % permits.len());
+                    owed -= owed.min(permit.num_permits());
+                    drop(permit);
                 }
                 Op::ForgetPermit(idx) if !permits.is_empty() => {
                     let permit = permits.swap_remove(idx % permits.len());
-                    total -= permit.num_permits();
+                    let retired = owed.min(permit.num_permits());
+                    owed -= retired;
+                    total -= permit.num_permits() - retired;
                     permit.forget();
                 }
                 Op::Cancel(idx) if !pending.is_empty() => {
-                    drop(pending.swap_remove(idx % pending.len()));
+                    let mut acquire = pending.swap_remove(idx % pending.len());
+                    if owed > 0 {
+                        // Permits handed to it would pay what is owed: account for them.
+                        if let Poll::Ready(Ok(permit)) = poll(&mut acquire) {
+                            owed -= owed.min(permit.num_permits());
+                        }
+                    }
+                    drop(acquire);
+                }
+                Op::SetTotal(n) => {
+                    let free = semaphore.available_permits();
+                    semaphore.set_total(n).unwrap();
+                    if n >= total {
+                        owed -= owed.min(n - total);
+                    } else {
+                        owed += (total - n) - (total - n).min(free);
+                    }
+                    total = n;
                 }
                 Op::AddPermits(n) => {
                     semaphore.add_permits(n).unwrap();
+                    // New permits pay what is owed first, as growing with `set_total` does.
+                    owed -= owed.min(n);
                     total += n;
                 }
                 Op::DropPermit(_) | Op::ForgetPermit(_) | Op::Cancel(_) => {}
             }
             let held: usize = permits.iter().map(Permit::num_permits).sum();
+            let free = semaphore.available_permits();
             prop_assert_eq!(semaphore.total_permits(), total);
-            prop_assert!(held + semaphore.available_permits() <= total, "permits exceed the total");
+            prop_assert!(held + free <= total + owed, "permits exceed the total and what is owed");
+            prop_assert!(owed == 0 || free == 0, "a permit free while permits are retired");
             prop_assert!(semaphore.waiting_total() <= pending.len());
         }
         // Liveness: with no permit held, every remaining waiter completes, one round at a time
