@@ -1636,3 +1636,62 @@ runtime_test!(
         assert_eq!(semaphore.available_permits(), max - 1);
     }
 );
+
+/// Races acquires, cancellations and releases on plain threads against `set_total` shrinking
+/// the total below the permits held and growing it back: never more permits in use than the
+/// largest total, every blocked acquire is woken, and every permit comes back.
+#[test]
+fn threads_racing_set_total_against_hand_offs_conserve_permits() {
+    const PERMITS: usize = 3;
+    const THREADS: u64 = 3;
+    let semaphore = Arc::new(PrioritySemaphore::new(PERMITS));
+    let in_use = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for thread_idx in 0..THREADS {
+        let (semaphore, in_use, done_tx) =
+            (Arc::clone(&semaphore), Arc::clone(&in_use), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut seed = 2000 + thread_idx;
+            for _ in 0..5_000 {
+                let random = splitmix(&mut seed);
+                let priority = Priority::new((random % 4) as i32);
+                let permits = 1 + (random >> 8) as usize % 2;
+                match random >> 16 & 3 {
+                    0 | 1 => {
+                        let mut acquire = semaphore.acquire_many(permits, priority);
+                        let outcome = if random >> 20 & 1 == 0 {
+                            futures::executor::block_on(acquire)
+                        } else if let Poll::Ready(outcome) = poll(&mut acquire) {
+                            outcome
+                        } else {
+                            std::thread::yield_now();
+                            drop(acquire);
+                            continue;
+                        };
+                        if let Some(permit) = granted(outcome) {
+                            let n = permit.num_permits();
+                            let now = in_use.fetch_add(n, SeqCst) + n;
+                            assert!(now <= PERMITS, "{now} permits in use");
+                            std::thread::yield_now();
+                            in_use.fetch_sub(n, SeqCst);
+                            drop(permit);
+                        }
+                    }
+                    2 => semaphore.set_total(1 + (random >> 24) as usize % PERMITS).unwrap(),
+                    _ => semaphore.set_total(PERMITS).unwrap(),
+                }
+            }
+            // Leave the total where every waiter of the others fits.
+            semaphore.set_total(PERMITS).unwrap();
+            done_tx.send(()).unwrap();
+        });
+    }
+    drop(done_tx);
+    for _ in 0..THREADS {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a worker panicked, or a blocked acquire was never woken");
+    }
+    semaphore.set_total(PERMITS).unwrap();
+    assert_idle(&semaphore, PERMITS);
+}
