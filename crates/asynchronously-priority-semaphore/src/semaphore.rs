@@ -44,7 +44,9 @@ const PERMITS: usize = WAITERS - 1;
 ///   enough permits are free, so it is never starved by smaller requests (tokio's rule). It
 ///   cannot idle the semaphore forever: a request for more than the
 ///   [total](Self::total_permits) fails at once with [`AcquireError::TooLarge`], and so do
-///   queued requests when [`Permit::forget`] shrinks the total below them. The one exception
+///   queued requests when [`Permit::forget`] or [`set_total`](Self::set_total) shrinks the
+///   total below them. While `set_total` retires held permits beyond a smaller total, returned
+///   permits are retired before the head is served. The one exception
 ///   is a semaphore whose total is zero (never given permits, or all forgotten): every
 ///   request waits for [`add_permits`](Self::add_permits), which then rejects those that
 ///   still do not fit.
