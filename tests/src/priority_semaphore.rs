@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use asynchronously::priority_semaphore::{
     Acquire, AcquireError, AcquireOwned, AddPermitsError, BuildError, OwnedPermit, Permit,
-    Priority, PrioritySemaphore, TryAcquireError, WithPriority, with_priority,
+    Priority, PrioritySemaphore, SetTotalError, TryAcquireError, WithPriority, with_priority,
 };
 use asynchronously::time::VirtualClock;
 use futures::FutureExt;
@@ -1144,6 +1144,7 @@ enum Op {
     ForgetPermit(usize),
     Cancel(usize),
     AddPermits(usize),
+    SetTotal(usize),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -1155,6 +1156,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::ForgetPermit),
         2 => any::<usize>().prop_map(Op::Cancel),
         1 => (0..3usize).prop_map(Op::AddPermits),
+        1 => (0..6usize).prop_map(Op::SetTotal),
     ]
 }
 
@@ -1168,6 +1170,8 @@ proptest! {
     ) {
         let semaphore = PrioritySemaphore::new(initial);
         let mut total = initial;
+        // Held (or handed-over) permits that `set_total` still has to retire.
+        let mut owed = 0usize;
         let mut pending: Vec<Acquire<'_>> = Vec::new();
         let mut permits: Vec<Permit<'_>> = Vec::new();
         for op in ops {
@@ -1175,7 +1179,11 @@ proptest! {
                 Op::Acquire { permits: n, priority } => {
                     let mut acquire = semaphore.acquire_many(n, Priority::new(priority));
                     match poll(&mut acquire) {
-                        Poll::Ready(Ok(permit)) => permits.push(permit),
+                        Poll::Ready(Ok(permit)) => {
+                            permits.push(permit);
+                            let held: usize = permits.iter().map(Permit::num_permits).sum();
+                            prop_assert!(n == 0 || held + semaphore.available_permits() <= total, "a grant past the total");
+                        }
                         Poll::Ready(Err(error)) => {
                             prop_assert!(matches!(error, AcquireError::TooLarge { .. }), "unexpected {:?}", error);
                             prop_assert!(n > total && total > 0);
@@ -1186,6 +1194,8 @@ proptest! {
                 Op::TryAcquire { permits: n, priority } => {
                     if let Ok(permit) = semaphore.try_acquire_many(n, Priority::new(priority)) {
                         permits.push(permit);
+                        let held: usize = permits.iter().map(Permit::num_permits).sum();
+                        prop_assert!(n == 0 || held + semaphore.available_permits() <= total, "a grant past the total");
                     }
                 }
                 Op::PollAll => {
@@ -1202,25 +1212,50 @@ proptest! {
                     pending = still_pending;
                 }
                 Op::DropPermit(idx) if !permits.is_empty() => {
-                    drop(permits.swap_remove(idx % permits.len()));
+                    let permit = permits.swap_remove(idx % permits.len());
+                    owed -= owed.min(permit.num_permits());
+                    drop(permit);
                 }
                 Op::ForgetPermit(idx) if !permits.is_empty() => {
                     let permit = permits.swap_remove(idx % permits.len());
-                    total -= permit.num_permits();
+                    let retired = owed.min(permit.num_permits());
+                    owed -= retired;
+                    total -= permit.num_permits() - retired;
                     permit.forget();
                 }
                 Op::Cancel(idx) if !pending.is_empty() => {
-                    drop(pending.swap_remove(idx % pending.len()));
+                    let mut acquire = pending.swap_remove(idx % pending.len());
+                    if owed > 0 {
+                        // Permits handed to it would pay what is owed: account for them.
+                        if let Poll::Ready(Ok(permit)) = poll(&mut acquire) {
+                            owed -= owed.min(permit.num_permits());
+                        }
+                    }
+                    drop(acquire);
+                }
+                Op::SetTotal(n) => {
+                    let free = semaphore.available_permits();
+                    semaphore.set_total(n).unwrap();
+                    if n >= total {
+                        owed -= owed.min(n - total);
+                    } else {
+                        owed += (total - n) - (total - n).min(free);
+                    }
+                    total = n;
                 }
                 Op::AddPermits(n) => {
                     semaphore.add_permits(n).unwrap();
+                    // New permits pay what is owed first, as growing with `set_total` does.
+                    owed -= owed.min(n);
                     total += n;
                 }
                 Op::DropPermit(_) | Op::ForgetPermit(_) | Op::Cancel(_) => {}
             }
             let held: usize = permits.iter().map(Permit::num_permits).sum();
+            let free = semaphore.available_permits();
             prop_assert_eq!(semaphore.total_permits(), total);
-            prop_assert!(held + semaphore.available_permits() <= total, "permits exceed the total");
+            prop_assert!(held + free <= total + owed, "permits exceed the total and what is owed");
+            prop_assert!(owed == 0 || free == 0, "a permit free while permits are retired");
             prop_assert!(semaphore.waiting_total() <= pending.len());
         }
         // Liveness: with no permit held, every remaining waiter completes, one round at a time
@@ -1469,4 +1504,194 @@ fn a_clock_waker_that_owns_an_aging_semaphores_permit_does_not_deadlock_the_cloc
         assert_idle(&semaphore, 3);
         assert_eq!(clock.pending_sleepers(), 0, "the aging timer is gone with the queue");
     });
+}
+
+// ---- set_total ----
+
+runtime_test!(
+    async fn shrinking_while_every_permit_is_out_retires_returned_permits_before_serving() {
+        let semaphore = PrioritySemaphore::new(4);
+        let mut held: Vec<_> =
+            (0..4).map(|_| semaphore.try_acquire(Priority::NORMAL).unwrap()).collect();
+        let (counter, waker) = counting_waker();
+        let mut waiter = Box::pin(semaphore.acquire(Priority::HIGH));
+        assert!(waiter.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        semaphore.set_total(2).unwrap();
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (2, 0));
+        assert_eq!(semaphore.try_acquire(Priority::HIGH).unwrap_err(), TryAcquireError::NoPermits);
+        // Four held, two allowed: the first two returned are retired, the waiter not served.
+        drop(held.pop());
+        drop(held.pop());
+        assert_eq!(semaphore.available_permits(), 0);
+        assert_eq!(wakes(&counter), 0, "retired permits are not handed to the waiter");
+        assert!(waiter.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        // The third is within the new total: it goes to the waiter.
+        drop(held.pop());
+        assert_eq!(wakes(&counter), 1);
+        let served = ready(&mut waiter).unwrap();
+        drop(held.pop());
+        assert_eq!(semaphore.available_permits(), 1);
+        drop(served);
+        assert_idle(&semaphore, 2);
+    }
+);
+
+runtime_test!(
+    async fn shrinking_destroys_free_permits_at_once_and_forgetting_counts_as_retired() {
+        let semaphore = PrioritySemaphore::new(5);
+        let held = semaphore.try_acquire_many(3, Priority::NORMAL).unwrap();
+        semaphore.set_total(1).unwrap();
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (1, 0));
+        // Two free permits went at once; two of the three held are still owed.
+        let mut held = held;
+        held.split(2).unwrap().forget();
+        assert_eq!(semaphore.total_permits(), 1, "a forgotten permit pays what was owed");
+        drop(held);
+        assert_idle(&semaphore, 1);
+        semaphore.set_total(1).unwrap();
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn growing_the_total_wakes_waiters_and_cancels_pending_retirement_first() {
+        let semaphore = PrioritySemaphore::new(2);
+        let held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        let (counter, waker) = counting_waker();
+        let mut waiters: Vec<_> =
+            (0..3).map(|i| Box::pin(semaphore.acquire(Priority::new(i)))).collect();
+        for waiter in &mut waiters {
+            assert!(waiter.as_mut().poll(&mut Context::from_waker(&waker)).is_pending());
+        }
+        semaphore.set_total(5).unwrap();
+        assert_eq!(semaphore.total_permits(), 5);
+        assert_eq!(wakes(&counter), 3, "three new permits serve three waiters");
+        let served: Vec<_> = waiters.iter_mut().map(|waiter| ready(waiter).unwrap()).collect();
+        drop(served);
+        drop(held);
+        assert_idle(&semaphore, 5);
+
+        // Shrink below what is held, then grow back part of the way: no new permit appears
+        // until the held ones are within the total again.
+        let held = semaphore.try_acquire_many(5, Priority::NORMAL).unwrap();
+        semaphore.set_total(1).unwrap();
+        let mut waiter = Box::pin(semaphore.acquire(Priority::HIGH));
+        assert!(poll(&mut waiter).is_pending());
+        semaphore.set_total(3).unwrap();
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (3, 0));
+        assert!(poll(&mut waiter).is_pending(), "five held, three allowed");
+        semaphore.set_total(6).unwrap();
+        let served = ready(&mut waiter).unwrap();
+        drop(served);
+        drop(held);
+        assert_idle(&semaphore, 6);
+    }
+);
+
+runtime_test!(
+    async fn shrinking_below_a_queued_request_fails_it_with_too_large() {
+        let semaphore = PrioritySemaphore::new(4);
+        let held = semaphore.try_acquire_many(4, Priority::NORMAL).unwrap();
+        let mut large = Box::pin(semaphore.acquire_many(3, Priority::HIGH));
+        let mut small = Box::pin(semaphore.acquire(Priority::LOW));
+        assert!(poll(&mut large).is_pending());
+        assert!(poll(&mut small).is_pending());
+        semaphore.set_total(2).unwrap();
+        assert_eq!(
+            ready(&mut large).unwrap_err(),
+            AcquireError::TooLarge { requested: 3, total: 2 }
+        );
+        assert_eq!(
+            semaphore.acquire_many(3, Priority::HIGH).await.unwrap_err(),
+            AcquireError::TooLarge { requested: 3, total: 2 }
+        );
+        assert!(poll(&mut small).is_pending());
+        drop(held);
+        drop(ready(&mut small).unwrap());
+        assert_idle(&semaphore, 2);
+        // Zero keeps every request waiting for permits, like a semaphore never given any.
+        semaphore.set_total(0).unwrap();
+        let mut waiter = Box::pin(semaphore.acquire_many(2, Priority::NORMAL));
+        assert!(poll(&mut waiter).is_pending());
+        semaphore.set_total(1).unwrap();
+        assert_eq!(
+            ready(&mut waiter).unwrap_err(),
+            AcquireError::TooLarge { requested: 2, total: 1 }
+        );
+        assert_idle(&semaphore, 1);
+    }
+);
+
+runtime_test!(
+    async fn set_total_past_the_maximum_changes_nothing() {
+        let semaphore = PrioritySemaphore::new(3);
+        let _held = semaphore.try_acquire(Priority::NORMAL).unwrap();
+        let max = PrioritySemaphore::MAX_PERMITS;
+        assert_eq!(
+            semaphore.set_total(max + 1).unwrap_err(),
+            SetTotalError::TooMany { requested: max + 1, max }
+        );
+        assert_eq!((semaphore.total_permits(), semaphore.available_permits()), (3, 2));
+        semaphore.set_total(max).unwrap();
+        assert_eq!(semaphore.available_permits(), max - 1);
+    }
+);
+
+/// Races acquires, cancellations and releases on plain threads against `set_total` shrinking
+/// the total below the permits held and growing it back: never more permits in use than the
+/// largest total, every blocked acquire is woken, and every permit comes back.
+#[test]
+fn threads_racing_set_total_against_hand_offs_conserve_permits() {
+    const PERMITS: usize = 3;
+    const THREADS: u64 = 3;
+    let semaphore = Arc::new(PrioritySemaphore::new(PERMITS));
+    let in_use = Arc::new(AtomicUsize::new(0));
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for thread_idx in 0..THREADS {
+        let (semaphore, in_use, done_tx) =
+            (Arc::clone(&semaphore), Arc::clone(&in_use), done_tx.clone());
+        std::thread::spawn(move || {
+            let mut seed = 2000 + thread_idx;
+            for _ in 0..5_000 {
+                let random = splitmix(&mut seed);
+                let priority = Priority::new((random % 4) as i32);
+                let permits = 1 + (random >> 8) as usize % 2;
+                match random >> 16 & 3 {
+                    0 | 1 => {
+                        let mut acquire = semaphore.acquire_many(permits, priority);
+                        let outcome = if random >> 20 & 1 == 0 {
+                            futures::executor::block_on(acquire)
+                        } else if let Poll::Ready(outcome) = poll(&mut acquire) {
+                            outcome
+                        } else {
+                            std::thread::yield_now();
+                            drop(acquire);
+                            continue;
+                        };
+                        if let Some(permit) = granted(outcome) {
+                            let n = permit.num_permits();
+                            let now = in_use.fetch_add(n, SeqCst) + n;
+                            assert!(now <= PERMITS, "{now} permits in use");
+                            std::thread::yield_now();
+                            in_use.fetch_sub(n, SeqCst);
+                            drop(permit);
+                        }
+                    }
+                    2 => semaphore.set_total(1 + (random >> 24) as usize % PERMITS).unwrap(),
+                    _ => semaphore.set_total(PERMITS).unwrap(),
+                }
+            }
+            // Leave the total where every waiter of the others fits.
+            semaphore.set_total(PERMITS).unwrap();
+            done_tx.send(()).unwrap();
+        });
+    }
+    drop(done_tx);
+    for _ in 0..THREADS {
+        done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("a worker panicked, or a blocked acquire was never woken");
+    }
+    semaphore.set_total(PERMITS).unwrap();
+    assert_idle(&semaphore, PERMITS);
 }

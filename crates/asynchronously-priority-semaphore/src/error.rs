@@ -97,6 +97,31 @@ pub enum AddPermitsError {
     },
 }
 
+/// Why [`set_total`](crate::PrioritySemaphore::set_total) changed nothing.
+///
+/// # Examples
+///
+/// ```
+/// use asynchronously_priority_semaphore::{PrioritySemaphore, SetTotalError};
+///
+/// let semaphore = PrioritySemaphore::new(1);
+/// let error = semaphore.set_total(usize::MAX).unwrap_err();
+/// assert!(matches!(error, SetTotalError::TooMany { requested: usize::MAX, .. }));
+/// assert_eq!(semaphore.total_permits(), 1);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetTotalError {
+    /// The total would exceed [`PrioritySemaphore::MAX_PERMITS`](crate::PrioritySemaphore::MAX_PERMITS).
+    #[error("a total of {requested} permits exceeds the maximum of {max}; set a smaller total")]
+    TooMany {
+        /// The total asked for.
+        requested: usize,
+        /// The maximum total.
+        max: usize,
+    },
+}
+
 /// Why a [`Builder`](crate::Builder) could not build a semaphore.
 ///
 /// # Examples

@@ -43,6 +43,8 @@
 //! borrowing the semaphore; the `_owned` variants take an `Arc` and return an
 //! [`OwnedPermit`]. Dropping a permit returns it; [`Permit::forget`] destroys it;
 //! [`add_permits`](PrioritySemaphore::add_permits) creates new ones;
+//! [`set_total`](PrioritySemaphore::set_total) resizes the total while permits are out,
+//! retiring the excess as they come back;
 //! [`close`](PrioritySemaphore::close) fails every waiter with [`AcquireError::Closed`].
 //!
 //! **Fairness and the head-of-line rule.** A multi-permit request at the head of the queue
@@ -84,7 +86,7 @@ mod with_priority;
 
 pub use crate::acquire::{Acquire, AcquireOwned};
 pub use crate::builder::Builder;
-pub use crate::error::{AcquireError, AddPermitsError, BuildError, TryAcquireError};
+pub use crate::error::{AcquireError, AddPermitsError, BuildError, SetTotalError, TryAcquireError};
 pub use crate::permit::{OwnedPermit, Permit};
 pub use crate::priority::Priority;
 pub use crate::semaphore::PrioritySemaphore;

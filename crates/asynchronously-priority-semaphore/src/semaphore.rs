@@ -9,7 +9,7 @@ use crate::semaphore::wake_list::WakeList;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
 use crate::{
     Acquire, AcquireError, AcquireOwned, AddPermitsError, Builder, OwnedPermit, Permit, Priority,
-    TryAcquireError,
+    SetTotalError, TryAcquireError,
 };
 
 mod engine;
@@ -18,8 +18,9 @@ mod wake_list;
 
 /// Set in `state` after `close()`.
 const CLOSED: usize = 1 << (usize::BITS - 1);
-/// Set in `state` while the wait queue is not empty: free permits then belong to the queue
-/// and only the lock holder may take them, which is what stops newcomers from barging.
+/// Set in `state` while the wait queue is not empty, or permits are being retired: free
+/// permits then belong to the queue and only the lock holder may take them, which is what
+/// stops newcomers from barging, and releases take the lock.
 const WAITERS: usize = 1 << (usize::BITS - 2);
 /// The free-permit count in `state`.
 const PERMITS: usize = WAITERS - 1;
@@ -43,7 +44,9 @@ const PERMITS: usize = WAITERS - 1;
 ///   enough permits are free, so it is never starved by smaller requests (tokio's rule). It
 ///   cannot idle the semaphore forever: a request for more than the
 ///   [total](Self::total_permits) fails at once with [`AcquireError::TooLarge`], and so do
-///   queued requests when [`Permit::forget`] shrinks the total below them. The one exception
+///   queued requests when [`Permit::forget`] or [`set_total`](Self::set_total) shrinks the
+///   total below them. While `set_total` retires held permits beyond a smaller total, returned
+///   permits are retired before the head is served. The one exception
 ///   is a semaphore whose total is zero (never given permits, or all forgotten): every
 ///   request waits for [`add_permits`](Self::add_permits), which then rejects those that
 ///   still do not fit.
@@ -79,8 +82,14 @@ pub struct PrioritySemaphore<C: Clock = RealClock> {
     /// Free permits plus the `CLOSED` and `WAITERS` flags. `WAITERS` is only changed, and
     /// permits are only taken while it is set, under the `queue` lock.
     state: AtomicUsize,
-    /// Permits in existence (free, held or assigned); only changed under the `queue` lock.
+    /// The target total: permits in existence (free, held or assigned) minus those still to
+    /// be retired; only changed under the `queue` lock.
     total: AtomicUsize,
+    /// Permits still to be retired after [`set_total`](Self::set_total) shrank the total below
+    /// the permits held: returned permits pay this first. While it is non-zero no permit is
+    /// free and `WAITERS` stays set, so every release takes the lock. Only changed under the
+    /// `queue` lock.
+    retiring: AtomicUsize,
     queue: Mutex<Queue>,
     aging: Option<Aging>,
     /// On an aging semaphore, the one timer for the next moment the queue's order can change
@@ -136,6 +145,7 @@ impl PrioritySemaphore<RealClock> {
         PrioritySemaphore {
             state: AtomicUsize::new(permits),
             total: AtomicUsize::new(permits),
+            retiring: AtomicUsize::new(0),
             queue: Mutex::new(Queue::new()),
             aging: None,
             aging_timer: Mutex::new(engine::AgingTimer::new()),
@@ -151,6 +161,7 @@ impl PrioritySemaphore<RealClock> {
         PrioritySemaphore {
             state: AtomicUsize::new(permits),
             total: AtomicUsize::new(permits),
+            retiring: AtomicUsize::new(0),
             queue: Mutex::new(Queue::new()),
             aging: None,
             aging_timer: Mutex::new(engine::AgingTimer::new()),
@@ -185,6 +196,7 @@ impl<C: Clock> PrioritySemaphore<C> {
         PrioritySemaphore {
             state: AtomicUsize::new(permits),
             total: AtomicUsize::new(permits),
+            retiring: AtomicUsize::new(0),
             queue: Mutex::new(Queue::new()),
             aging,
             aging_timer: Mutex::new(engine::AgingTimer::new()),
@@ -597,6 +609,92 @@ impl<C: Clock> PrioritySemaphore<C> {
         taken
     }
 
+    /// Sets the [total](Self::total_permits) to `total`, even while permits are held: like
+    /// [`Permit::forget`] without holding the permits, or [`add_permits`](Self::add_permits).
+    ///
+    /// [`total_permits`](Self::total_permits) reports the new total at once.
+    ///
+    /// - **Growing** adds the difference, as [`add_permits`](Self::add_permits) does: queued
+    ///   waiters are served first.
+    /// - **Shrinking** destroys free permits at once, and if more permits are held than the
+    ///   new total allows, retires the excess as held permits come back (dropped, or handed
+    ///   back by a cancelled waiter; a [forgotten](Permit::forget) permit counts as retired).
+    ///   Meanwhile no permit is free ([`available_permits`](Self::available_permits) is zero,
+    ///   never negative) and returned permits go to retirement before any waiter: the head of
+    ///   the queue, and everyone behind it, wait until the held permits are down to the new
+    ///   total. Queued requests for more than a non-zero new total fail at once with
+    ///   [`AcquireError::TooLarge`], as when [`Permit::forget`] shrinks the total; a total of
+    ///   zero keeps every request waiting for permits to be added.
+    ///
+    /// Growing while permits are still being retired cancels that much retirement first.
+    ///
+    /// # Errors
+    ///
+    /// [`SetTotalError::TooMany`] if `total` exceeds
+    /// [`MAX_PERMITS`](PrioritySemaphore::MAX_PERMITS); nothing changes then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    ///
+    /// let semaphore = PrioritySemaphore::new(4);
+    /// let first = semaphore.try_acquire_many(2, Priority::NORMAL)?;
+    /// let second = semaphore.try_acquire_many(2, Priority::NORMAL)?;
+    /// semaphore.set_total(1)?;
+    /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (0, 1));
+    /// drop(first); // both retired
+    /// assert_eq!(semaphore.available_permits(), 0);
+    /// drop(second); // one retired, one free
+    /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (1, 1));
+    /// semaphore.set_total(3)?;
+    /// assert_eq!(semaphore.available_permits(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn set_total(&self, total: usize) -> Result<(), SetTotalError> {
+        let queue = self.lock();
+        if total > PERMITS {
+            return Err(SetTotalError::TooMany { requested: total, max: PERMITS });
+        }
+        let old = self.total.load(Ordering::Relaxed);
+        if total >= old {
+            let added = total - old;
+            self.total.store(total, Ordering::Release);
+            // Requests queued while the total was zero may not fit the new total.
+            let queue = if old == 0 { self.reject_too_large(queue, total) } else { queue };
+            // Pays off retirement first, then serves waiters.
+            self.dispatch_and_unlock(queue, added);
+            return Ok(());
+        }
+        let excess = old - total;
+        // Under the lock: free permits leave the count only here and through the fast path.
+        // Permits still owed after the free ones keep `WAITERS` set, so releases lock.
+        let mut state = self.state.load(Ordering::Relaxed);
+        loop {
+            let taken = excess.min(state & PERMITS);
+            let owed = excess - taken;
+            let flag = if owed == 0 { 0 } else { WAITERS };
+            match self.state.compare_exchange_weak(
+                state,
+                (state - taken) | flag,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    let retiring = self.retiring.load(Ordering::Relaxed);
+                    self.retiring.store(retiring + owed, Ordering::Relaxed);
+                    break;
+                }
+                Err(actual) => state = actual,
+            }
+        }
+        self.total.store(total, Ordering::Release);
+        let queue = self.reject_too_large(queue, total);
+        // A rejected head may have blocked the waiters behind it.
+        self.dispatch_and_unlock(queue, 0);
+        Ok(())
+    }
+
     /// Waits for one permit at `priority`, blocking the current thread.
     ///
     /// For synchronous code that shares a limit with async code. Do not call it from inside
@@ -675,8 +773,10 @@ impl<C: Clock> PrioritySemaphore<C> {
             }
             let more = !queue.is_empty();
             let mut stale = None;
-            if !more {
+            if self.idle(&queue) {
                 self.state.fetch_and(!WAITERS, Ordering::AcqRel);
+            }
+            if !more {
                 stale = self.arm_aging(&queue);
             }
             drop(queue);
@@ -727,7 +827,9 @@ impl<C: Clock> PrioritySemaphore<C> {
     }
 
     /// Permits in existence: free, held, or handed to a waiter not yet polled. It grows with
-    /// [`add_permits`](Self::add_permits) and shrinks with [`Permit::forget`].
+    /// [`add_permits`](Self::add_permits) and shrinks with [`Permit::forget`]; after
+    /// [`set_total`](Self::set_total) it is the new total at once, even while the excess
+    /// held permits are still out.
     ///
     /// # Examples
     ///

@@ -118,3 +118,21 @@ fn try_acquire_is_served_while_a_worse_waiter_queues() {
         assert_idle(&semaphore, 2);
     });
 }
+
+#[test]
+fn set_total_races_a_release_and_a_queued_acquire() {
+    loom::model(|| {
+        let semaphore = Arc::new(PrioritySemaphore::new(2));
+        let held = semaphore.try_acquire_many(2, Priority::NORMAL).unwrap();
+        let shrinker = Arc::clone(&semaphore);
+        let shrink = thread::spawn(move || shrinker.set_total(1).unwrap());
+        let waiter = Arc::clone(&semaphore);
+        let acquire =
+            thread::spawn(move || drop(block_on(waiter.acquire(Priority::HIGH)).unwrap()));
+        drop(held);
+        shrink.join().unwrap();
+        acquire.join().unwrap();
+        assert_eq!(semaphore.total_permits(), 1);
+        assert_idle(&semaphore, 1);
+    });
+}

@@ -96,7 +96,8 @@ impl<C: Clock> PrioritySemaphore<C> {
         }
         if queue.is_empty() {
             // `WAITERS` is clear and stays clear while we hold the lock (only a waiter queueing
-            // sets it, under the lock): the compare-and-swap races only other fast paths.
+            // or `set_total` sets it, under the lock): the compare-and-swap races only other
+            // fast paths. If it is set, permits are being retired and none is free.
             let taken = self.try_take_fast(permits);
             drop(queue);
             return match taken {
@@ -154,7 +155,7 @@ impl<C: Clock> PrioritySemaphore<C> {
             self.state.fetch_sub(permits, Ordering::AcqRel);
         }
         if rejection.is_some() || taken {
-            if queue.is_empty() {
+            if self.idle(&queue) {
                 self.state.fetch_and(!WAITERS, Ordering::AcqRel);
             }
             return rejection.map_or(Ok(None), Err);
@@ -312,13 +313,19 @@ impl<C: Clock> PrioritySemaphore<C> {
         self.dispatch_and_unlock(self.lock(), permits);
     }
 
-    /// Destroys `permits` held permits (a forgotten permit). Queued requests that no longer
-    /// fit in the smaller total fail with `TooLarge`.
+    /// Destroys `permits` held permits (a forgotten permit). While permits are being retired
+    /// they count as retired first; the total shrinks by the rest. Queued requests that no
+    /// longer fit in the smaller total fail with `TooLarge`.
     pub(crate) fn forget(&self, permits: usize) {
         if permits == 0 {
             return;
         }
         let queue = self.lock();
+        let permits = permits - self.retire(permits);
+        if permits == 0 {
+            self.dispatch_and_unlock(queue, 0);
+            return;
+        }
         let total = self.total.load(Ordering::Relaxed) - permits;
         self.total.store(total, Ordering::Release);
         let queue = self.reject_too_large(queue, total);
@@ -347,8 +354,9 @@ impl<C: Clock> PrioritySemaphore<C> {
                 wakers.push(queue.finish(slot_idx, Outcome::TooLarge { total }));
             }
             let full = wakers.is_full();
-            if queue.is_empty() {
-                // Keep the invariant while unlocked: `WAITERS` is set only if someone waits.
+            if self.idle(&queue) {
+                // Keep the invariant while unlocked: `WAITERS` is set only if someone waits
+                // (or permits are being retired).
                 self.state.fetch_and(!WAITERS, Ordering::AcqRel);
             }
             // Wake outside the lock, as everywhere.
@@ -383,14 +391,16 @@ impl<C: Clock> PrioritySemaphore<C> {
         }
     }
 
-    /// Returns whether it stopped only because `wakers` is full. Leaves `in_hand` at zero and
-    /// `WAITERS` set exactly when the queue is not empty.
+    /// Returns whether it stopped only because `wakers` is full. Retires what it can of
+    /// `in_hand` first, then leaves `in_hand` at zero and `WAITERS` set exactly when the queue
+    /// is not empty or permits are still to be retired.
     pub(super) fn dispatch(
         &self,
         queue: &mut Queue,
         wakers: &mut WakeList,
         in_hand: &mut usize,
     ) -> bool {
+        *in_hand -= self.retire(*in_hand);
         let aging = self.aging_now(queue);
         // `CLOSED` is only set under the lock, so this read is exact while we hold it.
         let closed = self.state.load(Ordering::Relaxed) & CLOSED != 0;
@@ -398,9 +408,11 @@ impl<C: Clock> PrioritySemaphore<C> {
             let Some((slot_idx, _)) = queue.head(aging) else {
                 // Returning permits and clearing the flag in one step: a fast-path acquire
                 // may take them as soon as the flag is clear.
+                // Permits still to be retired keep the flag set (and `in_hand` is zero then).
                 let leftover = std::mem::take(in_hand);
+                let flag = if self.retiring.load(Ordering::Relaxed) == 0 { 0 } else { WAITERS };
                 let _ = self.state.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |state| {
-                    Some((state & !WAITERS) + leftover)
+                    Some(((state & !WAITERS) | flag) + leftover)
                 });
                 return false;
             };
@@ -433,6 +445,23 @@ impl<C: Clock> PrioritySemaphore<C> {
             self.state.fetch_add(leftover, Ordering::AcqRel);
         }
         more
+    }
+
+    /// Retires up to `permits` returned permits still owed to a shrunk total, and returns how
+    /// many it retired. Called under the queue lock.
+    pub(super) fn retire(&self, permits: usize) -> usize {
+        let retiring = self.retiring.load(Ordering::Relaxed);
+        let retired = retiring.min(permits);
+        if retired != 0 {
+            self.retiring.store(retiring - retired, Ordering::Relaxed);
+        }
+        retired
+    }
+
+    /// Whether `WAITERS` may be cleared: nobody is queued and no permit is owed to a shrunk
+    /// total. Called under the queue lock.
+    pub(super) fn idle(&self, queue: &Queue) -> bool {
+        queue.is_empty() && self.retiring.load(Ordering::Relaxed) == 0
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Queue> {
