@@ -97,7 +97,6 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
-mod alarm;
 mod builder;
 mod cadence;
 mod error;

@@ -3,11 +3,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use asynchronously_time::{Clock, RealClock};
+use asynchronously_time::{Alarm, Clock, RealClock};
 use futures::Stream;
 
 use crate::Tick;
-use crate::alarm::Alarm;
 use crate::schedule::Schedule;
 
 /// A stream of [`Tick`]s on a periodic schedule; made by

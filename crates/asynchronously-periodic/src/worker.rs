@@ -6,12 +6,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use asynchronously_time::{Clock, RealClock};
+use asynchronously_time::{Alarm, Clock, RealClock};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use pin_project::{pin_project, pinned_drop};
 
-use crate::alarm::Alarm;
 use crate::periodic::Shared;
 use crate::schedule::Schedule;
 use crate::{CancelReason, Job, JobOutput, Overlap, PeriodicEvent, Tick};

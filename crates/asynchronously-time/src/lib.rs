@@ -56,11 +56,13 @@
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
+mod alarm;
 mod clock;
 mod real_clock;
 mod timeout;
 mod virtual_clock;
 
+pub use crate::alarm::Alarm;
 pub use crate::clock::Clock;
 pub use crate::real_clock::{RealClock, RealSleep};
 pub use crate::timeout::{Elapsed, Timeout, timeout, timeout_at};

@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use asynchronously_time::{Clock, RealClock};
+use asynchronously_time::{Alarm, Clock, RealClock};
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
@@ -13,10 +13,8 @@ use crate::reply::{self, Responders};
 use crate::shared::{Entry, Shared};
 use crate::{BatchFn, BatchOutput, SubmitError, WaterfallEvent};
 
-mod alarm;
 mod run;
 
-use self::alarm::Alarm;
 use self::run::{Finished, Run};
 
 /// Batches started in one poll before the worker yields to the executor, so a queue that is

@@ -3,11 +3,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use asynchronously_time::{Clock, RealClock};
+use asynchronously_time::{Alarm, Clock, RealClock};
 use futures::Stream;
 
 use super::{Shared, When};
-use crate::alarm::Alarm;
 
 /// The stream of payloads of a [`Scheduler`](crate::Scheduler), each at its instant; made
 /// with the scheduler by [`Scheduler::new`](crate::Scheduler::new).
