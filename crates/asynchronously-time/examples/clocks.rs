@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-use asynchronously_time::{Clock, RealClock, VirtualClock};
+use asynchronously::time::{Clock, RealClock, VirtualClock};
 
 /// Beats `beats` times, one `period` apart, and returns when each beat happened (relative to
 /// the start, on `clock`).

@@ -19,7 +19,7 @@ use crate::Clock;
 /// use std::task::{Context, Poll};
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Alarm, Clock, VirtualClock};
+/// use asynchronously::time::{Alarm, Clock, VirtualClock};
 ///
 /// let clock = VirtualClock::new();
 /// let mut alarm = Alarm::new();

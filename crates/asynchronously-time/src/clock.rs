@@ -10,8 +10,10 @@ pub(crate) const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 60
 /// A source of time and sleeps: the one way `asynchronously` crates observe time.
 ///
 /// Implemented by [`RealClock`](crate::RealClock) for production and
-/// [`VirtualClock`](crate::VirtualClock) for tests. Crates take a `C: Clock = RealClock`
-/// type parameter, so the real path is a zero-sized type and costs nothing extra.
+/// [`VirtualClock`](crate::VirtualClock) for tests, and behind features by `TokioClock`
+/// (`tokio`) and `AsyncIoClock` (`async-io`), which sleep on the runtime's own timer. Crates
+/// take a `C: Clock = RealClock` type parameter, so the real path is a zero-sized type and
+/// costs nothing extra.
 ///
 /// # Contract
 ///
@@ -20,8 +22,8 @@ pub(crate) const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 60
 /// - [`sleep`](Clock::sleep) with a duration too large to add to `now()` (such as
 ///   [`Duration::MAX`]), or longer than about a century (100 × 365 days), returns a sleep
 ///   that never completes; so does [`sleep_until`](Clock::sleep_until) a deadline more than a
-///   century ahead. It never panics. [`RealClock`](crate::RealClock) and
-///   [`VirtualClock`](crate::VirtualClock) agree on this.
+///   century ahead. It never panics. [`RealClock`](crate::RealClock),
+///   [`VirtualClock`](crate::VirtualClock) and the optional native clocks agree on this.
 /// - Dropping a sleep releases everything it registered.
 ///
 /// # Examples
@@ -32,7 +34,7 @@ pub(crate) const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 60
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, VirtualClock};
+/// use asynchronously::time::{Clock, VirtualClock};
 ///
 /// async fn wait_twice<C: Clock>(clock: &C) -> Duration {
 ///     let start = clock.now();
@@ -88,7 +90,7 @@ pub trait Clock: Clone + fmt::Debug + Send + Sync + 'static {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, RealClock};
+    /// use asynchronously::time::{Clock, RealClock};
     ///
     /// assert!(RealClock.deadline_after(Duration::from_secs(1)).is_some());
     /// assert!(RealClock.deadline_after(Duration::MAX).is_none());

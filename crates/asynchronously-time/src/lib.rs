@@ -12,7 +12,7 @@
 //! # futures::executor::block_on(async {
 //! use std::time::Duration;
 //!
-//! use asynchronously_time::{Clock, VirtualClock, timeout};
+//! use asynchronously::time::{Clock, VirtualClock, timeout};
 //!
 //! let clock = VirtualClock::new();
 //! let start = clock.now();
@@ -39,13 +39,29 @@
 //!   at once and wakes the due sleepers in deadline order; [`VirtualClock::run_for`] steps
 //!   through the pending deadlines and waits at each one for the woken code to react, so a
 //!   sleep registered in reaction fires at its exact virtual instant.
+//! - **[`BlockingClock`]**: a clock that can also block the calling thread, for synchronous
+//!   code such as a blocking retry loop; on a [`VirtualClock`] it moves time instead.
 //! - **[`timeout`] / [`timeout_at`]**: bound any future by a clock; the error is [`Elapsed`].
+//! - **Runtime-native clocks**, optional: `TokioClock` (feature `tokio`) sleeps on tokio's
+//!   timer, so `tokio::time::pause` and `#[tokio::test(start_paused = true)]` drive every
+//!   crate; `AsyncIoClock` (feature `async-io`) sleeps on the reactor timers of smol and
+//!   async-std. Every crate takes `C: Clock`, so each works with them unchanged.
+//!
+//! # Features
+//!
+//! | Feature | Adds | Depends on |
+//! |---|---|---|
+//! | `tokio` | `TokioClock`, `TokioSleep` | `tokio` with only its `time` feature |
+//! | `async-io` | `AsyncIoClock`, `AsyncIoSleep` | `async-io` |
+//!
+//! Neither is on by default, and nothing here needs them: [`RealClock`] runs on any runtime.
 //!
 //! # When not to use this crate
 //!
 //! If your code only ever runs on tokio and your tests use `tokio::time::pause`, tokio's own
 //! timers are simpler. Note that tokio's paused clock drives only `tokio::time`: a
-//! `futures-timer` delay still takes real time under it.
+//! `futures-timer` delay of [`RealClock`] still takes real time under it; use `TokioClock`
+//! (feature `tokio`) to test `asynchronously` code on paused time.
 //!
 //! # Cancel safety
 //!
@@ -55,15 +71,28 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod alarm;
+#[cfg(feature = "async-io")]
+mod async_io_clock;
+mod blocking;
 mod clock;
 mod real_clock;
 mod timeout;
+#[cfg(feature = "tokio")]
+mod tokio_clock;
 mod virtual_clock;
 
 pub use crate::alarm::Alarm;
+#[cfg(feature = "async-io")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-io")))]
+pub use crate::async_io_clock::{AsyncIoClock, AsyncIoSleep};
+pub use crate::blocking::BlockingClock;
 pub use crate::clock::Clock;
 pub use crate::real_clock::{RealClock, RealSleep};
 pub use crate::timeout::{Elapsed, Timeout, timeout, timeout_at};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use crate::tokio_clock::{TokioClock, TokioSleep};
 pub use crate::virtual_clock::{RunFor, VirtualClock, VirtualSleep, WaitForSleepers};

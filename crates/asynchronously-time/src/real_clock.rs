@@ -21,7 +21,7 @@ use crate::clock::NEVER_AFTER;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, RealClock};
+/// use asynchronously::time::{Clock, RealClock};
 ///
 /// let start = RealClock.now();
 /// RealClock.sleep(Duration::from_millis(1)).await;
@@ -49,7 +49,7 @@ pub struct RealClock;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, RealClock, RealSleep};
+/// use asynchronously::time::{Clock, RealClock, RealSleep};
 ///
 /// let sleep: RealSleep = RealClock.sleep(Duration::ZERO);
 /// sleep.await; // already due: completes on the first poll

@@ -27,7 +27,7 @@ use crate::Clock;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, VirtualClock, timeout};
+/// use asynchronously::time::{Clock, VirtualClock, timeout};
 ///
 /// let clock = VirtualClock::new();
 /// let quick = async { 7 };
@@ -37,7 +37,7 @@ use crate::Clock;
 /// let (result, ()) =
 ///     futures::join!(timeout(&clock, Duration::from_secs(1), slow), clock.run_for(Duration::from_secs(2)));
 /// assert!(result.is_err());
-/// # Ok::<_, asynchronously_time::Elapsed>(())
+/// # Ok::<_, asynchronously::time::Elapsed>(())
 /// # }).unwrap();
 /// ```
 pub fn timeout<C: Clock, F: IntoFuture>(
@@ -64,7 +64,7 @@ pub fn timeout<C: Clock, F: IntoFuture>(
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_time::{Clock, VirtualClock, timeout_at};
+/// use asynchronously::time::{Clock, VirtualClock, timeout_at};
 ///
 /// let clock = VirtualClock::new();
 /// let deadline = clock.now(); // already reached
@@ -92,7 +92,7 @@ pub fn timeout_at<C: Clock, F: IntoFuture>(
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{RealClock, Timeout, timeout};
+/// use asynchronously::time::{RealClock, Timeout, timeout};
 ///
 /// let bounded: Timeout<_, _> = timeout(&RealClock, Duration::from_secs(1), async { "done" });
 /// assert_eq!(bounded.await, Ok("done"));
@@ -114,7 +114,7 @@ impl<F, S> Timeout<F, S> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{RealClock, timeout};
+    /// use asynchronously::time::{RealClock, timeout};
     ///
     /// let bounded = timeout(&RealClock, Duration::from_secs(1), std::future::ready(1));
     /// let _inner: &std::future::Ready<i32> = bounded.get_ref();
@@ -130,7 +130,7 @@ impl<F, S> Timeout<F, S> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{RealClock, timeout};
+    /// use asynchronously::time::{RealClock, timeout};
     ///
     /// let mut bounded = timeout(&RealClock, Duration::from_secs(1), std::future::ready(1));
     /// let _inner: &mut std::future::Ready<i32> = bounded.get_mut();
@@ -147,7 +147,7 @@ impl<F, S> Timeout<F, S> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{RealClock, timeout};
+    /// use asynchronously::time::{RealClock, timeout};
     ///
     /// let bounded = timeout(&RealClock, Duration::from_secs(1), std::future::ready(1));
     /// assert_eq!(bounded.into_inner().await, 1);
@@ -185,7 +185,7 @@ impl<F: fmt::Debug, S: fmt::Debug> fmt::Debug for Timeout<F, S> {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_time::{Clock, Elapsed, VirtualClock, timeout_at};
+/// use asynchronously::time::{Clock, Elapsed, VirtualClock, timeout_at};
 ///
 /// let clock = VirtualClock::new();
 /// let error: Elapsed =

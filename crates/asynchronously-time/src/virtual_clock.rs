@@ -83,7 +83,7 @@ const MAX_SETTLE_ROUNDS: u32 = 4096;
 /// use std::task::{Context, Waker};
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, VirtualClock};
+/// use asynchronously::time::{Clock, VirtualClock};
 ///
 /// let clock = VirtualClock::new();
 /// let mut sleep = pin!(clock.sleep(Duration::from_secs(60)));
@@ -102,7 +102,7 @@ const MAX_SETTLE_ROUNDS: u32 = 4096;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, VirtualClock};
+/// use asynchronously::time::{Clock, VirtualClock};
 ///
 /// let clock = VirtualClock::new();
 /// let start = clock.now();
@@ -138,7 +138,7 @@ pub struct VirtualClock {
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, VirtualClock, VirtualSleep};
+/// use asynchronously::time::{Clock, VirtualClock, VirtualSleep};
 ///
 /// let clock = VirtualClock::new();
 /// let sleep: VirtualSleep = clock.sleep(Duration::from_secs(1));
@@ -175,7 +175,7 @@ pub struct VirtualSleep {
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{RunFor, VirtualClock};
+/// use asynchronously::time::{RunFor, VirtualClock};
 ///
 /// let clock = VirtualClock::new();
 /// let run: RunFor = clock.run_for(Duration::from_secs(3));
@@ -213,7 +213,7 @@ pub struct RunFor {
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_time::{Clock, VirtualClock, WaitForSleepers};
+/// use asynchronously::time::{Clock, VirtualClock, WaitForSleepers};
 ///
 /// let clock = VirtualClock::new();
 /// let sleep = async {
@@ -327,7 +327,7 @@ impl VirtualClock {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let t0 = clock.now();
@@ -369,7 +369,7 @@ impl VirtualClock {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// clock.advance(Duration::from_millis(250));
@@ -390,7 +390,7 @@ impl VirtualClock {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// clock.advance(Duration::from_secs(2));
@@ -416,7 +416,7 @@ impl VirtualClock {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let later = clock.now() + Duration::from_secs(5);
@@ -454,7 +454,7 @@ impl VirtualClock {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let job = async {
@@ -487,7 +487,7 @@ impl VirtualClock {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let until = clock.now() + Duration::from_secs(1);
@@ -508,7 +508,7 @@ impl VirtualClock {
     /// use std::task::{Context, Waker};
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let mut sleep = pin!(clock.sleep(Duration::from_secs(1)));
@@ -529,7 +529,7 @@ impl VirtualClock {
     /// use std::task::{Context, Waker};
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// assert_eq!(clock.next_deadline(), None);
@@ -549,7 +549,7 @@ impl VirtualClock {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// clock.set_stall_timeout(Duration::from_secs(30));
@@ -569,7 +569,7 @@ impl VirtualClock {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// clock.set_settle_window(Duration::from_millis(50)); // the code under test is slow
@@ -585,7 +585,7 @@ impl VirtualClock {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// clock.set_settle_yields(64); // the joined code yields many times before it sleeps
@@ -614,7 +614,7 @@ impl VirtualClock {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let ticker = async {
