@@ -965,7 +965,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let policy = RetryPolicy::builder()
-            .backoff(backoff)
+            .backoff(backoff.clone())
             .jitter(jitter)
             .seed(seed)
             .unlimited_retries()
@@ -1264,3 +1264,480 @@ runtime_test!(
         assert_eq!(clock.now() - start, ms(3000));
     }
 );
+
+// ---- Custom schedules ----
+
+/// A retry of an always-failing operation that records the virtual time of each call.
+fn calls_at(
+    clock: &VirtualClock,
+    times: &Mutex<Vec<Duration>>,
+) -> impl FnMut() -> future::Ready<Result<(), &'static str>> {
+    move || {
+        times.lock().unwrap().push(clock.elapsed());
+        future::ready(Err("busy"))
+    }
+}
+
+runtime_test!(
+    async fn a_custom_schedule_sets_the_exact_delay_before_each_retry() {
+        let times = Mutex::new(Vec::new());
+        let clock = VirtualClock::new();
+        let policy = policy_custom(&clock, [ms(10), ms(50), ms(200)]);
+        let (result, ()) =
+            future::join(policy.retry(calls_at(&clock, &times)), clock.run_for(ms(10_000))).await;
+        assert_eq!(*times.lock().unwrap(), [ms(0), ms(10), ms(60), ms(260)]);
+        assert!(matches!(result, Err(RetryError::Exhausted { attempts: 4, .. })), "{result:?}");
+    }
+);
+
+fn policy_custom<const N: usize>(
+    clock: &VirtualClock,
+    delays: [Duration; N],
+) -> RetryPolicy<VirtualClock> {
+    policy(clock).backoff(Backoff::custom(delays)).unlimited_retries().build().unwrap()
+}
+
+runtime_test!(
+    async fn when_a_custom_schedule_ends_the_retry_gives_up_as_exhausted() {
+        let clock = VirtualClock::new();
+        let policy = policy_custom(&clock, [ms(10), ms(20)]);
+        let retries = Mutex::new(Vec::new());
+        let retry = policy
+            .retry(|| future::ready(Err::<(), _>("busy")))
+            .on_retry(|attempt| retries.lock().unwrap().push(attempt.delay()));
+        let (result, ()) = future::join(retry, clock.run_for(ms(10_000))).await;
+        match result {
+            Err(RetryError::Exhausted { attempts: 3, elapsed, last: "busy" }) => {
+                assert_eq!(elapsed, ms(30), "no sleep after the schedule ended");
+            }
+            other => panic!("expected Exhausted after 3 calls, got {other:?}"),
+        }
+        assert_eq!(*retries.lock().unwrap(), [ms(10), ms(20)]);
+        // An empty schedule makes exactly one call.
+        let calls = AtomicU32::new(0);
+        let policy = policy_custom(&clock, []);
+        let result = policy.retry(flaky(&calls, 9)).await;
+        assert!(matches!(result, Err(RetryError::Exhausted { attempts: 1, .. })), "{result:?}");
+        assert_eq!(calls.load(Relaxed), 1);
+    }
+);
+
+runtime_test!(
+    async fn a_timed_out_last_attempt_of_a_custom_schedule_gives_up_as_timed_out() {
+        let clock = VirtualClock::new();
+        let policy = policy(&clock)
+            .backoff(Backoff::custom([ms(10)]))
+            .attempt_timeout(ms(100))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        let slow = || clock.sleep(ms(1000)).map(Ok::<(), &str>);
+        let (result, ()) = future::join(policy.retry(slow), clock.run_for(ms(10_000))).await;
+        match result {
+            Err(RetryError::TimedOut { attempts: 2, elapsed, last: None }) => {
+                assert_eq!(elapsed, ms(210));
+            }
+            other => panic!("expected TimedOut after 2 calls, got {other:?}"),
+        }
+    }
+);
+
+runtime_test!(
+    async fn each_retry_starts_the_custom_schedule_from_its_beginning() {
+        let clock = VirtualClock::new();
+        let policy = policy_custom(&clock, [ms(10), ms(20)]);
+        for round in 1..=2 {
+            let times = Mutex::new(Vec::new());
+            let start = clock.elapsed();
+            let (result, ()) =
+                future::join(policy.retry(calls_at(&clock, &times)), clock.run_for(ms(1000))).await;
+            assert!(result.is_err());
+            let offsets: Vec<_> = times.lock().unwrap().iter().map(|t| *t - start).collect();
+            assert_eq!(offsets, [ms(0), ms(10), ms(30)], "round {round}");
+        }
+        assert_eq!(policy.delays().collect::<Vec<_>>(), [ms(10), ms(20)]);
+        assert_eq!(policy.delays().collect::<Vec<_>>(), [ms(10), ms(20)], "delays() restarts too");
+    }
+);
+
+runtime_test!(
+    async fn max_delay_min_delay_jitter_and_budget_apply_to_a_custom_schedule() {
+        let clock = VirtualClock::new();
+        // Capped at max_delay, then jittered, then clamped into [min_delay, max_delay].
+        let bounded = policy(&clock)
+            .backoff(Backoff::custom([ms(5), ms(1000), ms(20)]))
+            .min_delay(ms(10))
+            .max_delay(ms(100))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        assert_eq!(bounded.delays().collect::<Vec<_>>(), [ms(10), ms(100), ms(20)]);
+        let times = Mutex::new(Vec::new());
+        let (_, ()) =
+            future::join(bounded.retry(calls_at(&clock, &times)), clock.run_for(ms(1000))).await;
+        assert_eq!(*times.lock().unwrap(), [ms(0), ms(10), ms(110), ms(130)]);
+
+        let jittered = policy(&clock)
+            .backoff(Backoff::custom(std::iter::repeat_n(Duration::from_secs(10), 200)))
+            .max_delay(ms(100))
+            .jitter(Jitter::Equal)
+            .seed(3)
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        let delays: Vec<_> = jittered.delays().collect();
+        assert_eq!(delays.len(), 200);
+        assert!(delays.iter().all(|d| *d >= ms(50) && *d <= ms(100)), "{delays:?}");
+        assert!(delays.iter().any(|d| *d != delays[0]), "jitter varies the delays");
+
+        let budget = RetryBudget::with_clock(clock.clone(), 0.0, 1, 0).unwrap();
+        let budgeted = policy(&clock)
+            .backoff(Backoff::custom([ms(10), ms(10), ms(10)]))
+            .budget(budget.clone())
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        let (result, ()) =
+            future::join(budgeted.retry(flaky(&calls, 9)), clock.run_for(ms(1000))).await;
+        assert!(
+            matches!(
+                result,
+                Err(RetryError::BudgetExhausted { attempts: 2, last: Some("busy"), .. })
+            ),
+            "{result:?}"
+        );
+    }
+);
+
+runtime_test!(
+    async fn max_retries_and_max_elapsed_still_limit_a_custom_schedule() {
+        let clock = VirtualClock::new();
+        let limited =
+            policy(&clock).backoff(Backoff::custom([ms(10); 10])).max_retries(2).build().unwrap();
+        let calls = AtomicU32::new(0);
+        let (result, ()) =
+            future::join(limited.retry(flaky(&calls, 99)), clock.run_for(ms(1000))).await;
+        assert!(matches!(result, Err(RetryError::Exhausted { attempts: 3, .. })), "{result:?}");
+        assert_eq!(limited.delays().size_hint(), (2, Some(2)));
+
+        let clock = VirtualClock::new();
+        let timed = policy(&clock)
+            .backoff(Backoff::custom([ms(40); 10]))
+            .max_elapsed(ms(100))
+            .unlimited_retries()
+            .build()
+            .unwrap();
+        let calls = AtomicU32::new(0);
+        let (result, ()) =
+            future::join(timed.retry(flaky(&calls, 99)), clock.run_for(ms(1000))).await;
+        match result {
+            Err(RetryError::DeadlineExceeded { attempts: 3, elapsed, .. }) => {
+                assert_eq!(elapsed, ms(80))
+            }
+            other => panic!("expected DeadlineExceeded after 3 calls, got {other:?}"),
+        }
+    }
+);
+
+runtime_test!(
+    async fn a_retry_after_verdict_does_not_consume_the_custom_schedule() {
+        let clock = VirtualClock::new();
+        let policy = policy_custom(&clock, [ms(10)]);
+        let times = Mutex::new(Vec::new());
+        let calls = AtomicU32::new(0);
+        let retry = policy.retry(calls_at(&clock, &times)).classify(|_: &&str| {
+            if calls.fetch_add(1, Relaxed) == 0 {
+                Verdict::RetryAfter(ms(500))
+            } else {
+                Verdict::Retry
+            }
+        });
+        let (result, ()) = future::join(retry, clock.run_for(ms(10_000))).await;
+        assert!(matches!(result, Err(RetryError::Exhausted { attempts: 3, .. })), "{result:?}");
+        assert_eq!(*times.lock().unwrap(), [ms(0), ms(500), ms(510)]);
+    }
+);
+
+runtime_test!(
+    async fn dropping_a_custom_schedule_retry_mid_sleep_cancels_it() {
+        let clock = VirtualClock::new();
+        let calls = AtomicU32::new(0);
+        let policy = policy_custom(&clock, [ms(100), ms(100)]);
+        {
+            let mut retry = pin!(policy.retry(flaky(&calls, 9)));
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(retry.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(clock.pending_sleepers(), 1, "sleeping its first custom delay");
+        }
+        assert_eq!(clock.pending_sleepers(), 0, "the dropped retry cancelled its sleep");
+        clock.advance(ms(10_000));
+        assert_eq!(calls.load(Relaxed), 1, "no call after the drop");
+    }
+);
+
+/// An iterator that yields a delay, then `None`, then a delay again: not fused.
+#[derive(Clone)]
+struct Flickering(u32);
+
+impl Iterator for Flickering {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        self.0 += 1;
+        (self.0 % 2 == 1).then_some(ms(7))
+    }
+}
+
+#[test]
+fn the_delays_of_a_custom_schedule_are_fused_and_sized() {
+    let policy = RetryPolicy::builder()
+        .backoff(Backoff::custom(Flickering(0)))
+        .unlimited_retries()
+        .build()
+        .unwrap();
+    let mut delays = policy.delays();
+    assert_eq!(delays.next(), Some(ms(7)));
+    assert_eq!(delays.next(), None);
+    assert_eq!(delays.next(), None, "stays ended although the iterator would resume");
+    assert_eq!(delays.size_hint(), (0, Some(0)));
+
+    let sized = |retries: Option<u32>| {
+        let builder = RetryPolicy::builder().backoff(Backoff::custom(vec![ms(1); 5]));
+        let builder = match retries {
+            Some(n) => builder.max_retries(n),
+            None => builder.unlimited_retries(),
+        };
+        builder.build().unwrap().delays().size_hint()
+    };
+    assert_eq!(sized(None), (5, Some(5)));
+    assert_eq!(sized(Some(3)), (3, Some(3)));
+    assert_eq!(sized(Some(9)), (5, Some(5)));
+    let endless = RetryPolicy::builder()
+        .backoff(Backoff::custom((1..).map(Duration::from_secs)))
+        .max_retries(4)
+        .build()
+        .unwrap();
+    assert_eq!(endless.delays().size_hint(), (4, Some(4)));
+    assert_eq!(RetryPolicy::default().delays().size_hint(), (3, Some(3)));
+}
+
+#[test]
+fn a_custom_backoff_equals_only_its_clones() {
+    let backoff = Backoff::custom([ms(1)]);
+    assert_eq!(backoff, backoff.clone());
+    assert_ne!(backoff, Backoff::custom([ms(1)]));
+    assert_ne!(backoff, Backoff::constant(ms(1)));
+    assert!(format!("{backoff:?}").contains("Custom"), "{backoff:?}");
+}
+
+#[test]
+fn the_retry_future_stays_small_with_custom_schedules() {
+    // 136 bytes before custom schedules: the cursor's custom variant (a boxed iterator)
+    // fits in the space of the built-in backoffs' state.
+    let policy = RetryPolicy::default();
+    let owned = policy.retry(|| future::ready(Ok::<u32, u32>(1)));
+    assert!(std::mem::size_of_val(&owned) <= 136, "{} bytes", std::mem::size_of_val(&owned));
+    let borrowed = (|| future::ready(Ok::<u32, u32>(1))).retry(&policy);
+    assert!(std::mem::size_of_val(&borrowed) <= 136, "{} bytes", std::mem::size_of_val(&borrowed));
+}
+
+// ---- Blocking retry (synchronous code: plain tests, no runtime needed) ----
+
+/// A synchronous operation that fails `failures` times with `"busy"`, each call taking
+/// `work` of virtual time, then returns the call number; records when each call started.
+fn blocking_flaky<'a>(
+    clock: &'a VirtualClock,
+    times: &'a Mutex<Vec<Duration>>,
+    failures: u32,
+    work: Duration,
+) -> impl FnMut() -> Result<u32, &'static str> + 'a {
+    move || {
+        let mut times = times.lock().unwrap();
+        times.push(clock.elapsed());
+        clock.advance(work);
+        let call = u32::try_from(times.len()).unwrap();
+        if call <= failures { Err("busy") } else { Ok(call) }
+    }
+}
+
+#[test]
+fn a_blocking_retry_sleeps_the_schedule_on_the_clock_between_attempts() {
+    let clock = VirtualClock::new();
+    let policy =
+        policy(&clock).backoff(Backoff::exponential(ms(100), 2.0)).max_retries(5).build().unwrap();
+    let times = Mutex::new(Vec::new());
+    let value = policy.retry_blocking(blocking_flaky(&clock, &times, 2, ms(1))).call();
+    assert_eq!(value, Ok(3));
+    assert_eq!(*times.lock().unwrap(), [ms(0), ms(101), ms(302)]);
+    assert_eq!(clock.elapsed(), ms(303), "no sleep after the success");
+}
+
+#[test]
+fn a_blocking_retry_gives_up_with_the_async_retrys_errors_and_messages() {
+    let clock = VirtualClock::new();
+    let policy = policy(&clock).backoff(Backoff::constant(ms(10))).max_retries(2).build().unwrap();
+    let times = Mutex::new(Vec::new());
+    let error = policy.retry_blocking(blocking_flaky(&clock, &times, 9, ms(0))).call().unwrap_err();
+    assert!(matches!(error, RetryError::Exhausted { attempts: 3, last: "busy", .. }), "{error:?}");
+    assert_eq!(error.elapsed(), ms(20), "no sleep after the last failure");
+    assert_eq!(error.to_string(), "operation failed after 3 attempts, no retries left: busy");
+    assert_eq!(clock.elapsed(), ms(20));
+
+    let mut calls = 0;
+    let error = policy
+        .retry_blocking(|| {
+            calls += 1;
+            Err::<(), _>("forbidden")
+        })
+        .retry_if(|error| *error == "busy")
+        .call()
+        .unwrap_err();
+    assert!(matches!(error, RetryError::Permanent { attempts: 1, error: "forbidden", .. }));
+    assert!(error.to_string().ends_with("after 1 attempt: forbidden"), "{error}");
+    assert_eq!(calls, 1);
+}
+
+#[test]
+fn a_blocking_retry_reports_each_retry_to_its_hook() {
+    let clock = VirtualClock::new();
+    let policy =
+        policy(&clock).backoff(Backoff::linear(ms(10), ms(10))).max_retries(3).build().unwrap();
+    let times = Mutex::new(Vec::new());
+    let mut seen = Vec::new();
+    let result = policy
+        .retry_blocking(blocking_flaky(&clock, &times, 9, ms(5)))
+        .on_retry(|attempt| {
+            seen.push((attempt.to_string(), attempt.elapsed(), attempt.error().copied()));
+        })
+        .call();
+    assert!(result.is_err());
+    assert_eq!(
+        seen,
+        [
+            ("retry 1/3 in 10ms".to_owned(), ms(5), Some("busy")),
+            ("retry 2/3 in 20ms".to_owned(), ms(20), Some("busy")),
+            ("retry 3/3 in 30ms".to_owned(), ms(45), Some("busy")),
+        ]
+    );
+}
+
+#[test]
+fn a_blocking_retry_never_sleeps_past_max_elapsed_and_keeps_a_late_success() {
+    let clock = VirtualClock::new();
+    let policy = policy(&clock)
+        .backoff(Backoff::constant(Duration::from_secs(1)))
+        .max_elapsed(Duration::from_secs(10))
+        .unlimited_retries()
+        .build()
+        .unwrap();
+    // Calls of 4 s: 0–4 fails, sleep to 5, 5–9 fails, and a sleep to 10 would reach the limit.
+    let times = Mutex::new(Vec::new());
+    let secs = Duration::from_secs;
+    let error =
+        policy.retry_blocking(blocking_flaky(&clock, &times, 9, secs(4))).call().unwrap_err();
+    match error {
+        RetryError::DeadlineExceeded { attempts: 2, elapsed, last: Some("busy") } => {
+            assert_eq!(elapsed, secs(9));
+        }
+        other => panic!("expected DeadlineExceeded after 2 calls, got {other:?}"),
+    }
+    assert_eq!(*times.lock().unwrap(), [secs(0), secs(5)]);
+    // A call cannot be interrupted: one that succeeds after the limit returns its value.
+    let times = Mutex::new(Vec::new());
+    assert_eq!(policy.retry_blocking(blocking_flaky(&clock, &times, 0, secs(60))).call(), Ok(1));
+}
+
+#[test]
+fn a_blocking_retry_runs_every_attempt_to_its_end_despite_an_attempt_timeout() {
+    let clock = VirtualClock::new();
+    let policy = policy(&clock).attempt_timeout(ms(10)).build().unwrap();
+    let times = Mutex::new(Vec::new());
+    assert_eq!(policy.retry_blocking(blocking_flaky(&clock, &times, 0, ms(500))).call(), Ok(1));
+}
+
+#[test]
+fn a_blocking_retry_draws_on_the_budget_and_deposits_its_successes() {
+    let clock = VirtualClock::new();
+    let budget = RetryBudget::with_clock(clock.clone(), 0.5, 0, 10).unwrap();
+    let policy = policy(&clock)
+        .backoff(Backoff::constant(Duration::ZERO))
+        .max_retries(100)
+        .budget(budget.clone())
+        .build()
+        .unwrap();
+    for _ in 0..4 {
+        assert_eq!(policy.retry_blocking(|| Ok::<_, ()>(())).call(), Ok(()));
+    }
+    assert_eq!(budget.available(), 2, "four successes earn two retries");
+    let times = Mutex::new(Vec::new());
+    let error =
+        policy.retry_blocking(blocking_flaky(&clock, &times, 99, ms(0))).call().unwrap_err();
+    assert!(
+        matches!(error, RetryError::BudgetExhausted { attempts: 3, last: Some("busy"), .. }),
+        "{error:?}"
+    );
+    assert_eq!(budget.available(), 0);
+}
+
+#[test]
+fn a_blocking_retry_honours_retry_after_within_the_policys_rule() {
+    let clock = VirtualClock::new();
+    let clamp = policy(&clock).max_delay(Duration::from_secs(5)).max_retries(1).build().unwrap();
+    let error = clamp
+        .retry_blocking(|| Err::<(), _>(Duration::MAX))
+        .classify(|asked: &Duration| Verdict::RetryAfter(*asked))
+        .call()
+        .unwrap_err();
+    assert!(matches!(error, RetryError::Exhausted { attempts: 2, .. }), "{error:?}");
+    assert_eq!(error.elapsed(), Duration::from_secs(5), "clamped to max_delay");
+
+    let give_up = policy(&clock)
+        .max_delay(Duration::from_secs(5))
+        .long_retry_after(LongRetryAfter::GiveUp)
+        .build()
+        .unwrap();
+    let before = clock.elapsed();
+    let error = give_up
+        .retry_blocking(|| Err::<(), _>(Duration::from_secs(60)))
+        .classify(|asked: &Duration| Verdict::RetryAfter(*asked))
+        .call()
+        .unwrap_err();
+    match error {
+        RetryError::DelayTooLong { attempts: 1, delay, .. } => {
+            assert_eq!(delay, Duration::from_secs(60));
+        }
+        other => panic!("expected DelayTooLong, got {other:?}"),
+    }
+    assert_eq!(clock.elapsed(), before, "it never slept");
+}
+
+#[test]
+fn a_blocking_retry_follows_a_custom_schedule_to_its_end() {
+    let clock = VirtualClock::new();
+    let policy = policy_custom(&clock, [ms(3), ms(30)]);
+    let times = Mutex::new(Vec::new());
+    let error = policy.retry_blocking(blocking_flaky(&clock, &times, 9, ms(0))).call().unwrap_err();
+    assert!(matches!(error, RetryError::Exhausted { attempts: 3, .. }), "{error:?}");
+    assert_eq!(*times.lock().unwrap(), [ms(0), ms(3), ms(33)]);
+}
+
+#[test]
+fn a_blocking_retry_runs_on_the_real_clock() {
+    // Zero delays: the real clock's blocking sleep returns at once.
+    let policy = RetryPolicy::builder()
+        .backoff(Backoff::constant(Duration::ZERO))
+        .max_retries(3)
+        .build()
+        .unwrap();
+    let mut calls = 0;
+    let value = policy
+        .retry_blocking(|| {
+            calls += 1;
+            if calls < 3 { Err("busy") } else { Ok(calls) }
+        })
+        .call();
+    assert_eq!(value, Ok(3));
+    assert!(
+        format!("{:?}", policy.retry_blocking(|| Ok::<_, ()>(()))).starts_with("RetryBlocking")
+    );
+}

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryPolicy};
+/// use asynchronously::retry::{Backoff, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(2).build()?;
 /// let mut lines = Vec::new();
@@ -22,7 +22,7 @@ use std::time::Duration;
 ///     .on_retry(|attempt| lines.push(attempt.to_string()))
 ///     .await;
 /// assert_eq!(lines, ["retry 1/2 in 0ns", "retry 2/2 in 0ns"]);
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// # }).unwrap();
 /// ```
 pub struct Attempt<'a, E> {
@@ -87,6 +87,21 @@ impl<'a, E> Attempt<'a, E> {
     /// See [`Attempt`].
     pub fn timed_out(&self) -> bool {
         self.error.is_none()
+    }
+}
+
+impl<E> Attempt<'_, E> {
+    /// Reports the retry as a `tracing` warning (feature `tracing`; nothing otherwise).
+    #[inline]
+    pub(crate) fn trace(&self) {
+        #[cfg(feature = "tracing")]
+        tracing::warn!(
+            retry = self.retry,
+            elapsed = ?self.elapsed,
+            delay = ?self.delay,
+            timed_out = self.timed_out(),
+            "{self}"
+        );
     }
 }
 

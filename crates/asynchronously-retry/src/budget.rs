@@ -23,7 +23,7 @@ const UNIT: u64 = 1000;
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::RetryBudget;
+/// use asynchronously::retry::RetryBudget;
 ///
 /// let budget = RetryBudget::new(0.5, 0, 10)?;
 /// assert!(!budget.try_withdraw(), "nothing earned yet");
@@ -31,7 +31,7 @@ const UNIT: u64 = 1000;
 /// budget.deposit();
 /// assert_eq!(budget.available(), 1);
 /// assert!(budget.try_withdraw());
-/// # Ok::<_, asynchronously_retry::BudgetError>(())
+/// # Ok::<_, asynchronously::retry::BudgetError>(())
 /// ```
 pub struct RetryBudget<C: Clock = RealClock> {
     shared: Arc<Shared<C>>,
@@ -82,7 +82,7 @@ impl RetryBudget {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::{BudgetError, RetryBudget};
+    /// use asynchronously::retry::{BudgetError, RetryBudget};
     ///
     /// assert!(RetryBudget::new(0.2, 10, 100).is_ok());
     /// assert!(matches!(RetryBudget::new(f64::NAN, 10, 100), Err(BudgetError::InvalidRatio { .. })));
@@ -110,8 +110,8 @@ impl<C: Clock> RetryBudget<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::RetryBudget;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::retry::RetryBudget;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// let budget = RetryBudget::with_clock(clock.clone(), 0.0, 2, 0)?;
@@ -119,7 +119,7 @@ impl<C: Clock> RetryBudget<C> {
     /// assert!(!budget.try_withdraw(), "the floor allows 2 per second");
     /// clock.advance(Duration::from_millis(500));
     /// assert!(budget.try_withdraw(), "half a second refills one");
-    /// # Ok::<_, asynchronously_retry::BudgetError>(())
+    /// # Ok::<_, asynchronously::retry::BudgetError>(())
     /// ```
     pub fn with_clock(
         clock: C,

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::Verdict;
+/// use asynchronously::retry::Verdict;
 ///
 /// enum HttpError { Unavailable { retry_after: Option<Duration> }, NotFound }
 ///
@@ -45,7 +45,7 @@ pub enum Verdict {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::{Classify, Verdict};
+/// use asynchronously::retry::{Classify, Verdict};
 ///
 /// struct OnlyTimeouts;
 ///
@@ -69,7 +69,7 @@ pub trait Classify<E> {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::{Classify, RetryAll, Verdict};
+/// use asynchronously::retry::{Classify, RetryAll, Verdict};
 ///
 /// assert_eq!(RetryAll.classify(&"any error"), Verdict::Retry);
 /// ```
@@ -83,7 +83,7 @@ pub struct RetryAll;
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::{Classify, RetryIf, Verdict};
+/// use asynchronously::retry::{Classify, RetryIf, Verdict};
 ///
 /// let mut classifier = RetryIf::new(|error: &&str| *error == "busy");
 /// assert_eq!(classifier.classify(&"busy"), Verdict::Retry);
@@ -100,7 +100,7 @@ impl<P> RetryIf<P> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryIf;
+    /// use asynchronously::retry::RetryIf;
     ///
     /// let _classifier = RetryIf::new(|error: &std::io::Error| error.kind() == std::io::ErrorKind::Interrupted);
     /// ```

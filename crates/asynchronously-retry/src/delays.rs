@@ -3,12 +3,16 @@ use std::iter::FusedIterator;
 use std::time::Duration;
 
 use crate::backoff::BackoffKind;
+use crate::schedule::Steps;
 use crate::{Backoff, Jitter};
 
 /// The schedule of a [`RetryPolicy`](crate::RetryPolicy): the delay before each retry, in
 /// order. Returned by [`RetryPolicy::delays`](crate::RetryPolicy::delays).
 ///
-/// It yields one delay per allowed retry (forever when retries are unlimited). Every delay
+/// It yields one delay per allowed retry (forever when retries are unlimited), and ends
+/// early where a [`Backoff::custom`] schedule ends; once ended it stays ended (it is a
+/// [`FusedIterator`]), and its `size_hint` is the retry limit bounded by the custom
+/// schedule's own hint (exact for built-in backoffs with a limit). Every delay
 /// lies within the policy's `[min_delay, max_delay]`, jitter included. Arithmetic saturates:
 /// it never overflows or panics, whatever the attempt count or inputs.
 ///
@@ -21,7 +25,7 @@ use crate::{Backoff, Jitter};
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryPolicy};
+/// use asynchronously::retry::{Backoff, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder()
 ///     .backoff(Backoff::exponential(Duration::from_secs(1), 3.0))
@@ -29,7 +33,7 @@ use crate::{Backoff, Jitter};
 ///     .build()?;
 /// let delays: Vec<u64> = policy.delays().map(|d| d.as_secs()).collect();
 /// assert_eq!(delays, [1, 3, 9, 27]);
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use = "iterators do nothing unless consumed"]
@@ -41,7 +45,7 @@ pub struct Delays {
 }
 
 /// The settings of a schedule, held by the policy.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Shape {
     pub(crate) backoff: Backoff,
     pub(crate) jitter: Jitter,
@@ -50,21 +54,34 @@ pub(crate) struct Shape {
 }
 
 /// The moving part of a schedule: small, so a [`Retry`](crate::Retry) stays small.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Cursor {
-    /// The backoff's raw delay for the next retry (constant, linear, exponential, fibonacci),
-    /// or the previous delay (decorrelated jitter).
-    current: Duration,
-    /// The fibonacci successor of `current`, in nanoseconds (`u64::MAX`: beyond 584 years,
-    /// read as `Duration::MAX`), so that the cursor fits in 32 bytes and the `Retry`
-    /// future stays small enough to be moved without a `memcpy` call.
-    next: u64,
+    position: Position,
     rng: SplitMix64,
+}
+
+/// Where a schedule is: the state of a built-in backoff, or a copy of a custom schedule.
+#[derive(Debug)]
+enum Position {
+    /// A built-in backoff.
+    Grow {
+        /// The backoff's raw delay for the next retry (constant, linear, exponential,
+        /// fibonacci), or the previous delay (decorrelated jitter).
+        current: Duration,
+        /// The fibonacci successor of `current`, in nanoseconds (`u64::MAX`: beyond 584
+        /// years, read as `Duration::MAX`), so that the cursor fits in 32 bytes and the
+        /// `Retry` future stays small enough to be moved without a `memcpy` call.
+        next: u64,
+    },
+    /// A [`Backoff::custom`] schedule's own iterator; `None` once it ended, so the schedule
+    /// stays ended even if the iterator would resume.
+    Custom(Option<Box<dyn Steps>>),
 }
 
 impl Delays {
     pub(crate) fn new(shape: Shape, remaining: Option<u32>, seed: Option<u64>) -> Self {
-        Delays { shape, cursor: Cursor::new(&shape, seed), remaining }
+        let cursor = Cursor::new(&shape, seed);
+        Delays { shape, cursor, remaining }
     }
 }
 
@@ -72,9 +89,9 @@ impl Shape {
     /// The delay before every retry when it never changes (constant backoff, no jitter):
     /// computed once so a retry loop need not run the schedule.
     pub(crate) fn fixed_delay(&self) -> Option<Duration> {
-        match (self.backoff.kind, self.jitter) {
+        match (&self.backoff.kind, self.jitter) {
             (BackoffKind::Constant(delay), Jitter::None) => {
-                Some(delay.min(self.max_delay).clamp(self.min_delay, self.max_delay))
+                Some((*delay).min(self.max_delay).clamp(self.min_delay, self.max_delay))
             }
             _ => None,
         }
@@ -93,12 +110,15 @@ fn from_nanos(nanos: u64) -> Duration {
 
 impl Cursor {
     pub(crate) fn new(shape: &Shape, seed: Option<u64>) -> Self {
-        let initial = match shape.backoff.kind {
+        let position = match &shape.backoff.kind {
             BackoffKind::Constant(initial)
             | BackoffKind::Linear { initial, .. }
             | BackoffKind::Exponential { initial, .. }
             | BackoffKind::Fibonacci(initial)
-            | BackoffKind::DecorrelatedJitter(initial) => initial,
+            | BackoffKind::DecorrelatedJitter(initial) => {
+                Position::Grow { current: *initial, next: to_nanos(*initial) }
+            }
+            BackoffKind::Custom(schedule) => Position::Custom(Some(schedule.start())),
         };
         let random = shape.backoff.is_random() || shape.jitter != Jitter::None;
         // A fresh `RandomState` has per-instance keys, so unseeded schedules differ between
@@ -108,44 +128,55 @@ impl Cursor {
             None if random => RandomState::new().hash_one(0x5eed_u64),
             None => 0,
         };
-        Cursor { current: initial, next: to_nanos(initial), rng: SplitMix64(seed) }
+        Cursor { position, rng: SplitMix64(seed) }
     }
 
-    /// Computes the delay before the next retry.
+    /// Computes the delay before the next retry; `None` when a custom schedule has ended.
     #[inline]
-    pub(crate) fn next_delay(&mut self, shape: &Shape) -> Duration {
+    pub(crate) fn next_delay(&mut self, shape: &Shape) -> Option<Duration> {
         let max_delay = shape.max_delay;
-        let raw = match shape.backoff.kind {
-            BackoffKind::Constant(delay) => delay,
-            BackoffKind::Linear { step, .. } => {
-                let delay = self.current;
-                if delay < max_delay {
-                    self.current = delay.saturating_add(step);
+        let raw = match &mut self.position {
+            Position::Grow { current, next } => match &shape.backoff.kind {
+                BackoffKind::Constant(delay) => *delay,
+                BackoffKind::Linear { step, .. } => {
+                    let delay = *current;
+                    if delay < max_delay {
+                        *current = delay.saturating_add(*step);
+                    }
+                    delay
                 }
-                delay
-            }
-            BackoffKind::Exponential { factor, .. } => {
-                let delay = self.current;
-                if delay < max_delay {
-                    self.current = mul_saturating(delay, factor);
+                BackoffKind::Exponential { factor, .. } => {
+                    let delay = *current;
+                    if delay < max_delay {
+                        *current = mul_saturating(delay, *factor);
+                    }
+                    delay
                 }
-                delay
-            }
-            BackoffKind::Fibonacci(_) => {
-                let delay = self.current;
-                if delay < max_delay {
-                    let next = from_nanos(self.next);
-                    self.current = next;
-                    self.next = to_nanos(delay.saturating_add(next));
+                BackoffKind::Fibonacci(_) => {
+                    let delay = *current;
+                    if delay < max_delay {
+                        let successor = from_nanos(*next);
+                        *current = successor;
+                        *next = to_nanos(delay.saturating_add(successor));
+                    }
+                    delay
                 }
-                delay
-            }
-            BackoffKind::DecorrelatedJitter(base) => {
-                let upper = self.current.saturating_mul(3).min(max_delay).max(base);
-                let delay = base.saturating_add(self.rng.below(upper.saturating_sub(base)));
-                self.current = delay;
-                delay
-            }
+                BackoffKind::DecorrelatedJitter(base) => {
+                    let base = *base;
+                    let upper = current.saturating_mul(3).min(max_delay).max(base);
+                    let delay = base.saturating_add(self.rng.below(upper.saturating_sub(base)));
+                    *current = delay;
+                    delay
+                }
+                BackoffKind::Custom(_) => unreachable!("a custom schedule has its own position"),
+            },
+            Position::Custom(steps) => match steps.as_mut()?.next() {
+                Some(delay) => delay,
+                None => {
+                    *steps = None;
+                    return None;
+                }
+            },
         };
         let capped = raw.min(max_delay);
         let jittered = match shape.jitter {
@@ -156,7 +187,26 @@ impl Cursor {
                 half + self.rng.below(capped - half)
             }
         };
-        jittered.clamp(shape.min_delay, max_delay)
+        Some(jittered.clamp(shape.min_delay, max_delay))
+    }
+
+    /// Bounds on the delays left, before any retry limit.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.position {
+            Position::Grow { .. } => (usize::MAX, None),
+            Position::Custom(Some(steps)) => steps.size_hint(),
+            Position::Custom(None) => (0, Some(0)),
+        }
+    }
+}
+
+impl Clone for Cursor {
+    fn clone(&self) -> Self {
+        let position = match &self.position {
+            Position::Grow { current, next } => Position::Grow { current: *current, next: *next },
+            Position::Custom(steps) => Position::Custom(steps.as_ref().map(|s| s.clone_boxed())),
+        };
+        Cursor { position, rng: self.rng.clone() }
     }
 }
 
@@ -167,16 +217,17 @@ impl Iterator for Delays {
         if let Some(remaining) = &mut self.remaining {
             *remaining = remaining.checked_sub(1)?;
         }
-        Some(self.cursor.next_delay(&self.shape))
+        self.cursor.next_delay(&self.shape)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        let (low, high) = self.cursor.size_hint();
         match self.remaining {
             Some(remaining) => {
                 let remaining = usize::try_from(remaining).unwrap_or(usize::MAX);
-                (remaining, Some(remaining))
+                (low.min(remaining), Some(high.map_or(remaining, |high| high.min(remaining))))
             }
-            None => (usize::MAX, None),
+            None => (low, high),
         }
     }
 }

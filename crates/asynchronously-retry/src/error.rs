@@ -1,7 +1,8 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Why a [`Retry`](crate::Retry) stopped without a success.
+/// Why a [`Retry`](crate::Retry) (or a [`RetryBlocking`](crate::RetryBlocking)) stopped
+/// without a success.
 ///
 /// Every variant says how many calls ran and how long it all took (attempts included), and
 /// holds the last error the operation returned where there is one. `last` is `None` only
@@ -14,14 +15,14 @@ use std::time::Duration;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryPolicy};
+/// use asynchronously::retry::{Backoff, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(1).build()?;
 /// let error = policy.retry(|| async { Err::<(), _>("down") }).await.unwrap_err();
 /// assert_eq!(error.attempts(), 2);
 /// assert_eq!(error.to_string(), "operation failed after 2 attempts, no retries left: down");
 /// assert_eq!(error.into_last_error(), Some("down"));
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -20,7 +20,7 @@ use crate::Attempt;
 /// ```
 /// use std::future::{Ready, ready};
 ///
-/// use asynchronously_retry::{Attempt, Hook};
+/// use asynchronously::retry::{Attempt, Hook};
 ///
 /// struct CountRetries(u32);
 ///
@@ -51,7 +51,7 @@ pub trait Hook<E> {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::{Hook, NoHook};
+/// use asynchronously::retry::{Hook, NoHook};
 ///
 /// assert!(!<NoHook as Hook<()>>::ENABLED);
 /// ```
@@ -65,7 +65,7 @@ pub struct NoHook;
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::{Attempt, SyncHook};
+/// use asynchronously::retry::{Attempt, SyncHook};
 ///
 /// let _hook = SyncHook::new(|attempt: &Attempt<'_, std::io::Error>| {
 ///     let _line = attempt.to_string();
@@ -85,7 +85,7 @@ pub struct SyncHook<F> {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_retry::{Attempt, AsyncHook};
+/// use asynchronously::retry::{Attempt, AsyncHook};
 ///
 /// let _hook = AsyncHook::new(|attempt: &Attempt<'_, std::io::Error>| {
 ///     let line = attempt.to_string();

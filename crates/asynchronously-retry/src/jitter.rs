@@ -11,7 +11,7 @@
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, Jitter, RetryPolicy};
+/// use asynchronously::retry::{Backoff, Jitter, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder()
 ///     .backoff(Backoff::constant(Duration::from_millis(100)))
@@ -21,7 +21,7 @@
 /// for delay in policy.delays() {
 ///     assert!(delay >= Duration::from_millis(50) && delay <= Duration::from_millis(100));
 /// }
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[non_exhaustive]

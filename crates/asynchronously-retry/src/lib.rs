@@ -12,8 +12,8 @@
 //! use std::io;
 //! use std::time::Duration;
 //!
-//! use asynchronously_retry::{Backoff, Jitter, RetryPolicy};
-//! use asynchronously_time::VirtualClock;
+//! use asynchronously::retry::{Backoff, Jitter, RetryPolicy};
+//! use asynchronously::time::VirtualClock;
 //!
 //! let clock = VirtualClock::new();
 //! let policy = RetryPolicy::builder()
@@ -47,7 +47,8 @@
 //!   and clock, validated by [`RetryPolicyBuilder::build`] ([`PolicyError`] for NaN factors,
 //!   reversed bounds, zero limits). `max_retries(n)` allows `n + 1` calls; `0` means one call.
 //! - **[`Backoff`] and [`Jitter`]**: constant, linear, exponential, fibonacci and decorrelated
-//!   jitter; none, full or equal jitter, seedable. Delays are clamped into
+//!   jitter, or any iterator of delays ([`Backoff::custom`]; the retry gives up when it
+//!   ends); none, full or equal jitter, seedable. Delays are clamped into
 //!   `[min_delay, max_delay]` after jitter (`max_delay` defaults to 60 s).
 //!   [`RetryPolicy::delays`] shows the schedule.
 //! - **Limits**: retries; total elapsed time *including attempt time* (an attempt is cut off
@@ -65,11 +66,15 @@
 //!   error, whose message ends the `Display` line.
 //! - **Ownership**: [`RetryPolicy::retry`] clones the policy into the future, so it can be
 //!   spawned as is; [`Retryable::retry`] borrows it.
+//! - **Blocking code**: [`RetryPolicy::retry_blocking`] retries a synchronous operation under
+//!   the same policy, classification, hooks and errors, blocking the thread between attempts
+//!   on a [`BlockingClock`](asynchronously_time::BlockingClock) (virtual in tests).
 //!
 //! # When not to use this crate
 //!
 //! If the operation is a `tower::Service`, `tower::retry` composes with the rest of the stack.
-//! For blocking (non-async) code, use a blocking retry loop instead.
+//! For blocking (non-async) code, use [`RetryPolicy::retry_blocking`], never the async
+//! `Retry` inside a `block_on` on an executor thread.
 //!
 //! # Cancel safety
 //!
@@ -82,6 +87,7 @@
 
 mod attempt;
 mod backoff;
+mod blocking;
 mod budget;
 mod classify;
 mod delays;
@@ -92,9 +98,11 @@ mod long_retry_after;
 mod policy;
 mod retry;
 mod retryable;
+mod schedule;
 
 pub use crate::attempt::Attempt;
 pub use crate::backoff::Backoff;
+pub use crate::blocking::RetryBlocking;
 pub use crate::budget::{BudgetError, RetryBudget};
 pub use crate::classify::{Classify, RetryAll, RetryIf, Verdict};
 pub use crate::delays::Delays;

@@ -13,7 +13,7 @@
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{LongRetryAfter, RetryError, RetryPolicy, Verdict};
+/// use asynchronously::retry::{LongRetryAfter, RetryError, RetryPolicy, Verdict};
 ///
 /// let policy = RetryPolicy::builder()
 ///     .max_delay(Duration::from_secs(60))
@@ -25,7 +25,7 @@
 ///     .await;
 /// let Err(RetryError::DelayTooLong { delay, attempts: 1, .. }) = result else { panic!() };
 /// assert_eq!(delay, Duration::from_secs(3600));
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

@@ -32,7 +32,7 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryPolicy};
+/// use asynchronously::retry::{Backoff, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder()
 ///     .backoff(Backoff::exponential(Duration::from_millis(1), 2.0))
@@ -53,7 +53,7 @@ pub use self::builder::{PolicyError, RetryPolicyBuilder};
 /// ```
 pub struct RetryPolicy<C: Clock = RealClock> {
     /// Shared, so a clone (what [`retry`](Self::retry) makes) is one reference count.
-    settings: Arc<Settings<C>>,
+    pub(crate) settings: Arc<Settings<C>>,
 }
 
 /// The settings of a policy, as the builder fills them in.
@@ -87,11 +87,11 @@ impl RetryPolicy {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::builder().max_retries(10).build()?;
     /// assert_eq!(policy.max_retries(), Some(10));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn builder() -> RetryPolicyBuilder {
         RetryPolicyBuilder::new()
@@ -123,6 +123,17 @@ impl<C: Clock> Settings<C> {
         self.timed = self.max_elapsed.is_some() || self.attempt_timeout.is_some();
     }
 
+    /// A delay an error asked for (`Verdict::RetryAfter`), within the policy's bounds; `true`
+    /// when it exceeds `max_delay` and the policy gives up on such delays. The async and the
+    /// blocking retry both decide through this.
+    pub(crate) fn retry_after(&self, asked: Duration) -> (Duration, bool) {
+        let shape = &self.shape;
+        if asked > shape.max_delay && self.long_retry_after == LongRetryAfter::GiveUp {
+            return (asked, true);
+        }
+        (asked.clamp(shape.min_delay, shape.max_delay), false)
+    }
+
     /// The validated policy.
     pub(crate) fn into_policy(self) -> RetryPolicy<C> {
         RetryPolicy { settings: Arc::new(self) }
@@ -148,12 +159,12 @@ impl<C: Clock> RetryPolicy<C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, RetryError, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, RetryError, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().max_retries(2).backoff(Backoff::constant(Duration::ZERO)).build()?;
     /// let result = policy.retry(|| async { Err::<(), _>("down") }).await;
     /// assert!(matches!(result, Err(RetryError::Exhausted { attempts: 3, last: "down", .. })));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn retry<F, Fut>(&self, operation: F) -> Retry<'static, F, Fut, C>
@@ -174,7 +185,8 @@ impl<C: Clock> RetryPolicy<C> {
         Retry::new(PolicyRef::Borrowed(&self.settings), operation)
     }
 
-    /// Returns the schedule: the delay before each retry, one per allowed retry.
+    /// Returns the schedule: the delay before each retry, one per allowed retry (fewer if a
+    /// [`Backoff::custom`](crate::Backoff::custom) schedule ends first).
     ///
     /// Unseeded policies with jitter give a different schedule each call.
     ///
@@ -183,18 +195,18 @@ impl<C: Clock> RetryPolicy<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder()
     ///     .backoff(Backoff::linear(Duration::from_secs(1), Duration::from_secs(1)))
     ///     .max_retries(3)
     ///     .build()?;
     /// assert_eq!(policy.delays().collect::<Vec<_>>(), [1, 2, 3].map(Duration::from_secs));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn delays(&self) -> Delays {
         let settings = &*self.settings;
-        Delays::new(settings.shape, settings.max_retries, settings.seed)
+        Delays::new(settings.shape.clone(), settings.max_retries, settings.seed)
     }
 
     /// Returns the retry limit: `Some(n)` allows `n + 1` calls, `None` is unlimited.
@@ -202,11 +214,11 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::builder().unlimited_retries().build()?;
     /// assert_eq!(policy.max_retries(), None);
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn max_retries(&self) -> Option<u32> {
         self.settings.max_retries
@@ -217,8 +229,8 @@ impl<C: Clock> RetryPolicy<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
-    /// use asynchronously_time::RealClock;
+    /// use asynchronously::retry::RetryPolicy;
+    /// use asynchronously::time::RealClock;
     ///
     /// let policy = RetryPolicy::default();
     /// assert_eq!(*policy.clock(), RealClock);

@@ -11,8 +11,7 @@ use pin_project::pin_project;
 use crate::delays::Cursor;
 use crate::policy::PolicyRef;
 use crate::{
-    AsyncHook, Attempt, Classify, Hook, LongRetryAfter, NoHook, RetryAll, RetryError, RetryIf,
-    SyncHook, Verdict,
+    AsyncHook, Attempt, Classify, Hook, NoHook, RetryAll, RetryError, RetryIf, SyncHook, Verdict,
 };
 
 /// Future returned by [`RetryPolicy::retry`](crate::RetryPolicy::retry) and [`Retryable::retry`](crate::Retryable::retry):
@@ -60,8 +59,8 @@ use crate::{
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryError, RetryPolicy};
-/// use asynchronously_time::VirtualClock;
+/// use asynchronously::retry::{Backoff, RetryError, RetryPolicy};
+/// use asynchronously::time::VirtualClock;
 ///
 /// let clock = VirtualClock::new();
 /// let policy = RetryPolicy::builder()
@@ -74,7 +73,7 @@ use crate::{
 /// let error = result.unwrap_err();
 /// assert!(matches!(error, RetryError::Exhausted { attempts: 3, last: "down", .. }));
 /// assert_eq!(error.elapsed(), Duration::from_secs(2), "two sleeps, none after the last failure");
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -197,7 +196,7 @@ where
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_retry::{RetryError, RetryPolicy};
+    /// use asynchronously::retry::{RetryError, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().max_retries(5).build()?;
     /// let mut calls = 0;
@@ -207,7 +206,7 @@ where
     ///     .await;
     /// assert!(matches!(result, Err(RetryError::Permanent { attempts: 1, .. })));
     /// assert_eq!(calls, 1);
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn retry_if<P>(self, predicate: P) -> Retry<'a, F, Fut, C, RetryIf<P>, H>
@@ -226,8 +225,8 @@ where
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{RetryPolicy, Verdict};
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::retry::{RetryPolicy, Verdict};
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// let policy = RetryPolicy::builder().max_retries(1).with_clock(clock.clone()).build()?;
@@ -236,7 +235,7 @@ where
     ///     .classify(|retry_after: &Duration| Verdict::RetryAfter(*retry_after));
     /// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(60)));
     /// assert_eq!(result.unwrap_err().elapsed(), Duration::from_secs(7));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn classify<K2>(self, classifier: K2) -> Retry<'a, F, Fut, C, K2, H>
@@ -252,7 +251,7 @@ where
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_retry::{RetryError, RetryIf, RetryPolicy};
+    /// use asynchronously::retry::{RetryError, RetryIf, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().build()?;
     /// let result = policy
@@ -260,7 +259,7 @@ where
     ///     .with_classifier(RetryIf::new(|status: &i32| *status >= 500))
     ///     .await;
     /// assert!(matches!(result, Err(RetryError::Permanent { error: 404, .. })));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn with_classifier<K2>(self, classifier: K2) -> Retry<'a, F, Fut, C, K2, H>
@@ -279,7 +278,7 @@ where
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(2).build()?;
     /// let mut seen = Vec::new();
@@ -288,7 +287,7 @@ where
     ///     .on_retry(|attempt| seen.push((attempt.retry(), attempt.limit())))
     ///     .await;
     /// assert_eq!(seen, [(1, Some(2)), (2, Some(2))]);
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn on_retry<G>(self, hook: G) -> Retry<'a, F, Fut, C, K, SyncHook<G>>
@@ -309,7 +308,7 @@ where
     /// use std::sync::Mutex;
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).max_retries(1).build()?;
     /// let log = Mutex::new(Vec::new());
@@ -322,7 +321,7 @@ where
     ///     })
     ///     .await;
     /// assert_eq!(*log.lock().unwrap(), ["retry 1/1 in 0ns"]);
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn on_retry_async<G, HookFut>(self, hook: G) -> Retry<'a, F, Fut, C, K, AsyncHook<G>>
@@ -339,14 +338,14 @@ where
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_retry::{Attempt, RetryPolicy, SyncHook};
+    /// use asynchronously::retry::{Attempt, RetryPolicy, SyncHook};
     ///
     /// let policy = RetryPolicy::builder().max_retries(0).build()?;
     /// let _ = policy
     ///     .retry(|| async { Err::<(), _>("down") })
     ///     .with_hook(SyncHook::new(|_: &Attempt<'_, &str>| unreachable!("no retry allowed")))
     ///     .await;
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn with_hook<H2>(self, hook: H2) -> Retry<'a, F, Fut, C, K, H2>
@@ -374,7 +373,7 @@ where
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::default();
     /// let retry = policy.retry(|| async { Ok::<_, ()>(1) });
@@ -566,28 +565,23 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
             return Ok(State::Yielded);
         }
         let (delay, too_long) = match verdict {
-            Verdict::RetryAfter(asked) => self.retry_after(asked),
+            Verdict::RetryAfter(asked) => policy.retry_after(asked),
             _ => match policy.fixed_delay {
                 Some(delay) => (delay, false),
-                None => (self.next_scheduled(), false),
+                None => match self.next_scheduled() {
+                    Some(delay) => (delay, false),
+                    // A custom schedule ended: as when the retries run out.
+                    None => return Err(self.give_up(error, false, attempts, now)),
+                },
             },
         };
         self.schedule(error, delay, too_long, attempts, now, timed)
     }
 
-    /// A delay the error asked for, within the policy's bounds; `true` when it exceeds
-    /// `max_delay` and the policy gives up on such delays.
-    fn retry_after(&self, asked: Duration) -> (Duration, bool) {
-        let shape = &self.policy.shape;
-        if asked > shape.max_delay && self.policy.long_retry_after == LongRetryAfter::GiveUp {
-            return (asked, true);
-        }
-        (asked.clamp(shape.min_delay, shape.max_delay), false)
-    }
-
-    /// The next delay of a schedule that changes between retries.
+    /// The next delay of a schedule that changes between retries; `None` when a custom
+    /// schedule has ended.
     #[inline(never)]
-    fn next_scheduled(&mut self) -> Duration {
+    fn next_scheduled(&mut self) -> Option<Duration> {
         let shape = &self.policy.shape;
         let cursor = self.cursor.get_or_insert_with(|| Cursor::new(shape, self.policy.seed));
         cursor.next_delay(shape)
@@ -670,14 +664,7 @@ impl<'a, C: Clock, K, H, E> Core<'a, C, K, H, E> {
                 delay,
                 error: if timed_out { None } else { self.last_error.as_ref() },
             };
-            #[cfg(feature = "tracing")]
-            tracing::warn!(
-                retry = attempt.retry,
-                elapsed = ?attempt.elapsed,
-                delay = ?attempt.delay,
-                timed_out = attempt.timed_out(),
-                "{attempt}"
-            );
+            attempt.trace();
             if H::ENABLED {
                 hook = Some(self.hook.on_retry(&attempt));
             }

@@ -14,7 +14,7 @@ use crate::{Retry, RetryPolicy};
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, RetryPolicy, Retryable};
+/// use asynchronously::retry::{Backoff, RetryPolicy, Retryable};
 ///
 /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::ZERO)).build()?;
 /// let mut calls = 0;

@@ -17,7 +17,7 @@ use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy, Verdict};
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_retry::{Backoff, Jitter, RetryPolicy};
+/// use asynchronously::retry::{Backoff, Jitter, RetryPolicy};
 ///
 /// let policy = RetryPolicy::builder()
 ///     .backoff(Backoff::exponential(Duration::from_millis(50), 2.0))
@@ -28,7 +28,7 @@ use crate::{Backoff, Jitter, LongRetryAfter, RetryBudget, RetryPolicy, Verdict};
 ///     .attempt_timeout(Duration::from_secs(2))
 ///     .build()?;
 /// assert_eq!(policy.max_retries(), Some(8));
-/// # Ok::<_, asynchronously_retry::PolicyError>(())
+/// # Ok::<_, asynchronously::retry::PolicyError>(())
 /// ```
 #[derive(Clone)]
 #[must_use = "a builder does nothing until `build` is called"]
@@ -109,11 +109,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().backoff(Backoff::constant(Duration::from_secs(1))).build()?;
     /// assert_eq!(policy.delays().next(), Some(Duration::from_secs(1)));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn backoff(mut self, backoff: Backoff) -> Self {
         self.policy.shape.backoff = backoff;
@@ -127,14 +127,14 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, Jitter, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, Jitter, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder()
     ///     .backoff(Backoff::constant(Duration::from_secs(1)))
     ///     .jitter(Jitter::Full)
     ///     .build()?;
     /// assert!(policy.delays().all(|d| d <= Duration::from_secs(1)));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.policy.shape.jitter = jitter;
@@ -148,7 +148,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, Jitter, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, Jitter, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder()
     ///     .backoff(Backoff::constant(Duration::from_secs(1)))
@@ -156,7 +156,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     ///     .min_delay(Duration::from_millis(300))
     ///     .build()?;
     /// assert!(policy.delays().all(|d| d >= Duration::from_millis(300)));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn min_delay(mut self, min_delay: Duration) -> Self {
         self.policy.shape.min_delay = min_delay;
@@ -175,14 +175,14 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder()
     ///     .backoff(Backoff::exponential(Duration::from_secs(1), 10.0))
     ///     .max_delay(Duration::from_secs(60))
     ///     .build()?;
     /// assert_eq!(policy.delays().last(), Some(Duration::from_secs(60)));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn max_delay(mut self, max_delay: Duration) -> Self {
         self.policy.shape.max_delay = max_delay;
@@ -195,11 +195,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::builder().max_retries(0).build()?;
     /// assert_eq!(policy.delays().count(), 0, "one call, no retry");
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn max_retries(mut self, retries: u32) -> Self {
         self.policy.max_retries = Some(retries);
@@ -211,11 +211,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::builder().unlimited_retries().build()?;
     /// assert_eq!(policy.delays().take(1000).count(), 1000);
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn unlimited_retries(mut self) -> Self {
         self.policy.max_retries = None;
@@ -234,11 +234,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::builder().max_elapsed(Duration::from_secs(30)).build()?;
     /// # let _ = policy;
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn max_elapsed(mut self, max_elapsed: Duration) -> Self {
         self.policy.max_elapsed = Some(max_elapsed);
@@ -256,11 +256,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::RetryPolicy;
+    /// use asynchronously::retry::RetryPolicy;
     ///
     /// let policy = RetryPolicy::builder().attempt_timeout(Duration::from_secs(2)).build()?;
     /// # let _ = policy;
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.policy.attempt_timeout = Some(timeout);
@@ -274,11 +274,11 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::{Jitter, RetryPolicy};
+    /// use asynchronously::retry::{Jitter, RetryPolicy};
     ///
     /// let policy = RetryPolicy::builder().jitter(Jitter::Full).seed(42).build()?;
     /// assert!(policy.delays().eq(policy.delays()));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn seed(mut self, seed: u64) -> Self {
         self.policy.seed = Some(seed);
@@ -310,8 +310,8 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{RetryError, RetryPolicy, Verdict};
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::retry::{RetryError, RetryPolicy, Verdict};
+    /// use asynchronously::time::{Clock, VirtualClock};
     /// # use futures::FutureExt;
     ///
     /// let clock = VirtualClock::new();
@@ -324,7 +324,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// let retry = policy.retry(|| clock.sleep(Duration::from_secs(60)).map(Ok::<(), &str>));
     /// let (result, ()) = futures::join!(retry, clock.run_for(Duration::from_secs(10)));
     /// assert!(matches!(result, Err(RetryError::TimedOut { attempts: 1, .. })));
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// # }).unwrap();
     /// ```
     pub fn classify_timeout(mut self, verdict: Verdict) -> Self {
@@ -341,7 +341,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::{RetryBudget, RetryPolicy};
+    /// use asynchronously::retry::{RetryBudget, RetryPolicy};
     ///
     /// let budget = RetryBudget::new(0.1, 10, 100)?;
     /// let reads = RetryPolicy::builder().budget(budget.clone()).build()?;
@@ -361,13 +361,13 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_retry::RetryPolicy;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::retry::RetryPolicy;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// let policy = RetryPolicy::builder().with_clock(clock.clone()).build()?;
     /// # let _ = policy;
-    /// # Ok::<_, asynchronously_retry::PolicyError>(())
+    /// # Ok::<_, asynchronously::retry::PolicyError>(())
     /// ```
     pub fn with_clock<C2: Clock>(self, clock: C2) -> RetryPolicyBuilder<C2> {
         let p = self.policy;
@@ -401,7 +401,7 @@ impl<C: Clock> RetryPolicyBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_retry::{Backoff, PolicyError, RetryPolicy};
+    /// use asynchronously::retry::{Backoff, PolicyError, RetryPolicy};
     ///
     /// let error = RetryPolicy::builder()
     ///     .backoff(Backoff::exponential(Duration::from_secs(1), f64::NAN))
