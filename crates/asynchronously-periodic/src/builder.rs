@@ -25,7 +25,7 @@ use crate::{
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Cadence, FirstRun, MissedTicks, Overlap, Periodic};
+/// use asynchronously::periodic::{Cadence, FirstRun, MissedTicks, Overlap, Periodic};
 ///
 /// let (periodic, worker) = Periodic::builder(Duration::from_secs(10))
 ///     .first_run(FirstRun::Immediately)
@@ -36,7 +36,7 @@ use crate::{
 ///     .jitter(Duration::from_millis(250))
 ///     .build(|_tick| async { Ok::<(), std::io::Error>(()) })?;
 /// # let _ = (periodic, worker);
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// ```
 #[must_use = "a builder does nothing until `build` or `ticks` is called"]
 pub struct PeriodicBuilder<C: Clock = RealClock> {
@@ -73,8 +73,8 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::periodic::Periodic;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let builder = Periodic::builder(Duration::from_secs(1)).with_clock(VirtualClock::new());
     /// # let _ = builder;
@@ -132,7 +132,7 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously::periodic::Periodic;
     ///
     /// let builder = Periodic::builder(Duration::from_secs(60)).timeout(Duration::from_secs(10));
     /// # let _ = builder;
@@ -157,7 +157,7 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously::periodic::Periodic;
     ///
     /// let builder = Periodic::builder(Duration::from_secs(60)).jitter(Duration::from_secs(5));
     /// # let _ = builder;
@@ -175,7 +175,7 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously::periodic::Periodic;
     ///
     /// let builder =
     ///     Periodic::builder(Duration::from_secs(60)).jitter(Duration::from_secs(5)).jitter_seed(7);
@@ -203,7 +203,7 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{Periodic, ScheduleError};
+    /// use asynchronously::periodic::{Periodic, ScheduleError};
     ///
     /// let built = Periodic::builder(Duration::ZERO).build(|_tick| async {});
     /// assert_eq!(built.unwrap_err(), ScheduleError::ZeroPeriod);
@@ -234,8 +234,8 @@ impl<C: Clock> PeriodicBuilder<C> {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::periodic::Periodic;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// let runs = AtomicU32::new(0);
@@ -249,7 +249,7 @@ impl<C: Clock> PeriodicBuilder<C> {
     ///     periodic.stop().await;
     /// });
     /// assert_eq!(runs.load(Ordering::Relaxed), 3);
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn build_sync<F, R>(

@@ -5,7 +5,7 @@
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Cadence, Periodic};
+/// use asynchronously::periodic::{Cadence, Periodic};
 ///
 /// // Keep to 00:00, 00:10, 00:20, … however long each run takes.
 /// let builder = Periodic::builder(Duration::from_secs(10)).cadence(Cadence::Grid);

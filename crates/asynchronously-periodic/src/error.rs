@@ -15,7 +15,7 @@ use crate::{Cadence, MissedTicks, Overlap};
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Periodic, ScheduleError};
+/// use asynchronously::periodic::{Periodic, ScheduleError};
 ///
 /// let error = Periodic::builder(Duration::ZERO).ticks().unwrap_err();
 /// assert_eq!(error, ScheduleError::ZeroPeriod);
@@ -73,7 +73,7 @@ pub enum ScheduleError {
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{GridOption, Overlap, Periodic, ScheduleError};
+/// use asynchronously::periodic::{GridOption, Overlap, Periodic, ScheduleError};
 ///
 /// let error = Periodic::builder(Duration::from_secs(1))
 ///     .overlap(Overlap::CancelPrevious)
@@ -139,7 +139,7 @@ pub(crate) fn validate(
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::Scheduler;
+/// use asynchronously::periodic::Scheduler;
 ///
 /// let (scheduler, _deliveries) = Scheduler::new();
 /// scheduler.close();

@@ -13,7 +13,7 @@ use std::time::Duration;
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::PeriodicEvent;
+/// use asynchronously::periodic::PeriodicEvent;
 ///
 /// let event = PeriodicEvent::Failed { run: 3, error: "disk full" };
 /// assert_eq!(event.to_string(), "periodic job run 3 failed: disk full");
@@ -65,7 +65,7 @@ pub enum PeriodicEvent<E> {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_periodic::CancelReason;
+/// use asynchronously::periodic::CancelReason;
 ///
 /// assert_eq!(CancelReason::Stopped.to_string(), "stopped");
 /// ```

@@ -11,8 +11,8 @@ use std::time::Instant;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{FirstRun, Periodic};
-/// use asynchronously_time::{Clock, VirtualClock};
+/// use asynchronously::periodic::{FirstRun, Periodic};
+/// use asynchronously::time::{Clock, VirtualClock};
 ///
 /// let clock = VirtualClock::new();
 /// let mut ticks = Periodic::builder(Duration::from_secs(1))
@@ -21,7 +21,7 @@ use std::time::Instant;
 ///     .ticks()?;
 /// let tick = futures::StreamExt::next(&mut ticks).await.expect("ticks never end");
 /// assert_eq!(tick.scheduled(), clock.now(), "the first tick does not wait");
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]

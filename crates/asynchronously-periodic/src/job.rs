@@ -16,7 +16,7 @@ use crate::Tick;
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Periodic, Tick};
+/// use asynchronously::periodic::{Periodic, Tick};
 ///
 /// async fn refresh(tick: Tick) -> Result<(), std::io::Error> {
 ///     let _ = tick.number();
@@ -24,7 +24,7 @@ use crate::Tick;
 /// }
 ///
 /// let (_periodic, _worker) = Periodic::builder(Duration::from_secs(60)).build(refresh)?;
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// ```
 pub trait Job {
     /// What one run returns: `()` or `Result<(), E>`.
@@ -55,7 +55,7 @@ where
 /// # Examples
 ///
 /// ```
-/// use asynchronously_periodic::JobOutput;
+/// use asynchronously::periodic::JobOutput;
 ///
 /// assert!(().into_result().is_ok());
 /// assert_eq!(Err::<(), _>("down").into_result(), Err("down"));
@@ -96,13 +96,13 @@ impl<E> JobOutput for Result<(), E> {
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Periodic, PeriodicWorker, SyncJob};
-/// use asynchronously_time::RealClock;
+/// use asynchronously::periodic::{Periodic, PeriodicWorker, SyncJob};
+/// use asynchronously::time::RealClock;
 ///
-/// fn count(_tick: asynchronously_periodic::Tick) {}
+/// fn count(_tick: asynchronously::periodic::Tick) {}
 /// let (_periodic, _worker): (_, PeriodicWorker<SyncJob<fn(_)>, RealClock>) =
 ///     Periodic::builder(Duration::from_secs(1)).build_sync(count as fn(_))?;
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// ```
 #[derive(Clone)]
 pub struct SyncJob<F>(pub(crate) F);

@@ -15,8 +15,8 @@
 //! use std::sync::atomic::{AtomicU32, Ordering};
 //! use std::time::Duration;
 //!
-//! use asynchronously_periodic::{Cadence, Periodic, PeriodicEvent};
-//! use asynchronously_time::{Clock, VirtualClock};
+//! use asynchronously::periodic::{Cadence, Periodic, PeriodicEvent};
+//! use asynchronously::time::{Clock, VirtualClock};
 //!
 //! let clock = VirtualClock::new();
 //! let start = clock.now();
@@ -50,7 +50,7 @@
 //! });
 //! assert_eq!(started, [100, 200, 300].map(Duration::from_millis));
 //! assert_eq!(failures.load(Ordering::Relaxed), 1, "the failure was reported and the schedule went on");
-//! # Ok::<_, asynchronously_periodic::ScheduleError>(())
+//! # Ok::<_, asynchronously::periodic::ScheduleError>(())
 //! # }).unwrap();
 //! ```
 //!

@@ -18,7 +18,7 @@
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Cadence, MissedTicks, Periodic};
+/// use asynchronously::periodic::{Cadence, MissedTicks, Periodic};
 ///
 /// let builder = Periodic::builder(Duration::from_secs(1))
 ///     .cadence(Cadence::Grid)

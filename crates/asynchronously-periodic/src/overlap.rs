@@ -9,7 +9,7 @@
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Cadence, Overlap, Periodic};
+/// use asynchronously::periodic::{Cadence, Overlap, Periodic};
 ///
 /// // A poll that must not pile up: a new tick replaces a run that is still stuck.
 /// let builder = Periodic::builder(Duration::from_secs(1))

@@ -33,8 +33,8 @@ pub use self::stop::Stop;
 /// use std::sync::atomic::{AtomicU32, Ordering};
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::Periodic;
-/// use asynchronously_time::VirtualClock;
+/// use asynchronously::periodic::Periodic;
+/// use asynchronously::time::VirtualClock;
 ///
 /// let clock = VirtualClock::new();
 /// let runs = AtomicU32::new(0);
@@ -50,7 +50,7 @@ pub use self::stop::Stop;
 ///     periodic.stop().await;
 /// });
 /// assert_eq!(runs.load(Ordering::Relaxed), 3, "at 100, 200 and 300 ms");
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
 pub struct Periodic {
@@ -98,11 +98,11 @@ impl Periodic {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously::periodic::Periodic;
     ///
     /// let (periodic, worker) = Periodic::builder(Duration::from_secs(60)).build_sync(|_tick| ())?;
     /// # let _ = (periodic, worker);
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// ```
     pub fn builder(period: Duration) -> PeriodicBuilder {
         PeriodicBuilder::new(period)
@@ -145,8 +145,8 @@ impl Periodic {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::Periodic;
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let (periodic, worker) = Periodic::builder(Duration::from_secs(3600))
@@ -156,7 +156,7 @@ impl Periodic {
     /// futures::join!(worker, periodic.stop());
     /// assert_eq!(clock.now(), start, "no waiting for the hour to pass");
     /// assert!(periodic.is_finished());
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn stop(&self) -> Stop {
@@ -178,8 +178,8 @@ impl Periodic {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{FirstRun, Periodic};
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::{FirstRun, Periodic};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1))
@@ -191,7 +191,7 @@ impl Periodic {
     ///     periodic.stop_within(Duration::ZERO).await; // cancel it now
     /// });
     /// assert_eq!(clock.pending_sleepers(), 0, "the run's sleep was dropped");
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn stop_within(&self, grace: Duration) -> Stop {
@@ -221,7 +221,7 @@ impl Periodic {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{Periodic, ScheduleError};
+    /// use asynchronously::periodic::{Periodic, ScheduleError};
     ///
     /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1)).build(|_tick| async {})?;
     /// periodic.pause()?;
@@ -280,8 +280,8 @@ impl Periodic {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{Periodic, ScheduleError};
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::periodic::{Periodic, ScheduleError};
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// let mut seen = Vec::new();
@@ -323,8 +323,8 @@ impl Periodic {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{Periodic, ScheduleError};
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::{Periodic, ScheduleError};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let start = clock.now();
@@ -365,8 +365,8 @@ impl Periodic {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::Periodic;
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let start = clock.now();
@@ -380,7 +380,7 @@ impl Periodic {
     ///     periodic.stop().await;
     /// });
     /// assert_eq!(periodic.next_run_at(), None);
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn next_run_at(&self) -> Option<Instant> {
@@ -397,8 +397,8 @@ impl Periodic {
     /// use std::sync::atomic::{AtomicU32, Ordering};
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::periodic::Periodic;
+    /// use asynchronously::time::VirtualClock;
     /// use futures::FutureExt;
     ///
     /// let clock = VirtualClock::new();
@@ -415,7 +415,7 @@ impl Periodic {
     ///     () = clock.run_for(Duration::from_millis(3500)).fuse() => {}
     /// }
     /// assert_eq!(runs.load(Ordering::Relaxed), 3);
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn detach(self) {
@@ -442,13 +442,13 @@ impl Periodic {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
+    /// use asynchronously::periodic::Periodic;
     ///
     /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1)).build(|_tick| async {})?;
     /// assert!(!periodic.is_finished());
     /// drop(worker);
     /// assert!(periodic.is_finished());
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// ```
     pub fn is_finished(&self) -> bool {
         self.shared.lock().finished

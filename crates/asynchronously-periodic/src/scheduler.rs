@@ -29,8 +29,8 @@ pub use self::deliveries::Deliveries;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::Scheduler;
-/// use asynchronously_time::VirtualClock;
+/// use asynchronously::periodic::Scheduler;
+/// use asynchronously::time::VirtualClock;
 /// use futures::StreamExt;
 ///
 /// let clock = VirtualClock::new();
@@ -44,7 +44,7 @@ pub use self::deliveries::Deliveries;
 /// let (delivered, ()) =
 ///     futures::join!(deliveries.collect::<Vec<_>>(), clock.run_for(Duration::from_secs(5)));
 /// assert_eq!(delivered, ["one", "three"]);
-/// # Ok::<_, asynchronously_periodic::InsertError<&str>>(())
+/// # Ok::<_, asynchronously::periodic::InsertError<&str>>(())
 /// # }).unwrap();
 /// ```
 pub struct Scheduler<T, C: Clock = RealClock> {
@@ -96,7 +96,7 @@ impl<T> Scheduler<T> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_periodic::Scheduler;
+    /// use asynchronously::periodic::Scheduler;
     ///
     /// let (scheduler, deliveries) = Scheduler::<String>::new();
     /// # let _ = (scheduler, deliveries);
@@ -140,15 +140,15 @@ impl<T, C: Clock> Scheduler<T, C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Scheduler;
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::Scheduler;
+    /// use asynchronously::time::{Clock, VirtualClock};
     /// use futures::StreamExt;
     ///
     /// let clock = VirtualClock::new();
     /// let (scheduler, mut deliveries) = Scheduler::with_clock(clock.clone());
     /// scheduler.insert_at(clock.now() - Duration::from_secs(1), "overdue")?;
     /// assert_eq!(deliveries.next().await, Some("overdue"));
-    /// # Ok::<_, asynchronously_periodic::InsertError<&str>>(())
+    /// # Ok::<_, asynchronously::periodic::InsertError<&str>>(())
     /// # }).unwrap();
     /// ```
     pub fn insert_at(&self, at: Instant, payload: T) -> Result<ScheduleToken, InsertError<T>> {
@@ -226,14 +226,14 @@ impl<T, C: Clock> Scheduler<T, C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Scheduler;
+    /// use asynchronously::periodic::Scheduler;
     /// use futures::StreamExt;
     ///
     /// let (scheduler, mut deliveries) = Scheduler::new();
     /// scheduler.insert_after(Duration::from_secs(60), 1)?;
     /// assert_eq!(scheduler.close(), [1]);
     /// assert_eq!(deliveries.next().await, None);
-    /// # Ok::<_, asynchronously_periodic::InsertError<i32>>(())
+    /// # Ok::<_, asynchronously::periodic::InsertError<i32>>(())
     /// # }).unwrap();
     /// ```
     pub fn close(&self) -> Vec<T> {
@@ -254,7 +254,7 @@ impl<T, C: Clock> Scheduler<T, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_periodic::Scheduler;
+    /// use asynchronously::periodic::Scheduler;
     ///
     /// let (scheduler, deliveries) = Scheduler::<u8>::new();
     /// drop(deliveries);
@@ -271,13 +271,13 @@ impl<T, C: Clock> Scheduler<T, C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Scheduler;
+    /// use asynchronously::periodic::Scheduler;
     ///
     /// let (scheduler, _deliveries) = Scheduler::new();
     /// assert!(scheduler.is_empty());
     /// scheduler.insert_after(Duration::from_secs(1), ())?;
     /// assert_eq!(scheduler.len(), 1);
-    /// # Ok::<_, asynchronously_periodic::InsertError<()>>(())
+    /// # Ok::<_, asynchronously::periodic::InsertError<()>>(())
     /// ```
     pub fn len(&self) -> usize {
         self.shared.lock().queue.len()

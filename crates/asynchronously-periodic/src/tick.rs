@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::Periodic;
-/// use asynchronously_time::{Clock, VirtualClock};
+/// use asynchronously::periodic::Periodic;
+/// use asynchronously::time::{Clock, VirtualClock};
 /// use futures::StreamExt;
 ///
 /// let clock = VirtualClock::new();
@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 /// assert_eq!(tick.scheduled() - start, Duration::from_secs(1));
 /// assert_eq!(tick.lag(), Duration::ZERO);
 /// assert_eq!((tick.number(), tick.missed()), (1, 0));
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

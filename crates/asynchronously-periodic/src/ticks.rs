@@ -26,8 +26,8 @@ use crate::schedule::Schedule;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Cadence, Periodic, Ticks};
-/// use asynchronously_time::{Clock, VirtualClock};
+/// use asynchronously::periodic::{Cadence, Periodic, Ticks};
+/// use asynchronously::time::{Clock, VirtualClock};
 /// use futures::StreamExt;
 ///
 /// let clock = VirtualClock::new();
@@ -41,7 +41,7 @@ use crate::schedule::Schedule;
 ///     clock.run_for(Duration::from_secs(1)),
 /// );
 /// assert_eq!(seen, [100, 200, 300].map(Duration::from_millis));
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "streams do nothing unless polled"]
@@ -66,8 +66,8 @@ impl<C: Clock> Ticks<C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{Cadence, Periodic};
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::{Cadence, Periodic};
+    /// use asynchronously::time::{Clock, VirtualClock};
     /// use futures::StreamExt;
     ///
     /// let clock = VirtualClock::new();
@@ -80,7 +80,7 @@ impl<C: Clock> Ticks<C> {
     /// ticks.reset();
     /// let (tick, ()) = futures::join!(ticks.next(), clock.run_for(Duration::from_secs(5)));
     /// assert_eq!(tick.map(|tick| tick.scheduled() - start), Some(Duration::from_millis(1700)));
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn reset(&mut self) {
@@ -97,8 +97,8 @@ impl<C: Clock> Ticks<C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::Periodic;
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::periodic::Periodic;
+    /// use asynchronously::time::{Clock, VirtualClock};
     /// use futures::StreamExt;
     ///
     /// let clock = VirtualClock::new();
@@ -107,7 +107,7 @@ impl<C: Clock> Ticks<C> {
     /// ticks.reset_after(Duration::ZERO);
     /// let tick = ticks.next().await.expect("ticks never end");
     /// assert_eq!(tick.scheduled(), start, "due at once");
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn reset_after(&mut self, delay: Duration) {
@@ -130,12 +130,12 @@ impl<C: Clock> Ticks<C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_periodic::{FirstRun, Periodic};
+    /// use asynchronously::periodic::{FirstRun, Periodic};
     ///
     /// let mut ticks = Periodic::builder(Duration::from_secs(1)).first_run(FirstRun::Immediately).ticks()?;
     /// let tick = std::future::poll_fn(|cx| ticks.poll_tick(cx)).await;
     /// assert_eq!(tick.number(), 1);
-    /// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+    /// # Ok::<_, asynchronously::periodic::ScheduleError>(())
     /// # }).unwrap();
     /// ```
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Tick> {

@@ -53,8 +53,8 @@ type Hook<E> = Box<dyn FnMut(PeriodicEvent<E>) + Send>;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::Periodic;
-/// use asynchronously_time::VirtualClock;
+/// use asynchronously::periodic::Periodic;
+/// use asynchronously::time::VirtualClock;
 ///
 /// let clock = VirtualClock::new();
 /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1))
@@ -67,7 +67,7 @@ type Hook<E> = Box<dyn FnMut(PeriodicEvent<E>) + Send>;
 ///     periodic.stop().await;
 /// });
 /// assert_eq!(failures.try_iter().collect::<Vec<_>>(), ["periodic job run 2 failed: busy"]);
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "the worker does nothing unless spawned, joined or polled"]

@@ -25,13 +25,13 @@ use super::Shared;
 /// # futures::executor::block_on(async {
 /// use std::time::Duration;
 ///
-/// use asynchronously_periodic::{Periodic, Stop};
+/// use asynchronously::periodic::{Periodic, Stop};
 ///
 /// let (periodic, worker) = Periodic::builder(Duration::from_secs(1)).build(|_tick| async {})?;
 /// let stop: Stop = periodic.stop();
 /// drop(worker); // a dropped worker counts as finished
 /// stop.await;
-/// # Ok::<_, asynchronously_periodic::ScheduleError>(())
+/// # Ok::<_, asynchronously::periodic::ScheduleError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "the stop is already requested; await this to wait until the worker has finished"]
