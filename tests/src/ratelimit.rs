@@ -980,3 +980,26 @@ runtime_test!(
         assert!(clock.elapsed() >= ms(400));
     }
 );
+
+// ---- Owned acquire (for services that store the wait) ----
+
+runtime_test!(
+    async fn an_owned_acquire_waits_in_line_and_returns_its_cells_when_dropped() {
+        let clock = VirtualClock::new();
+        let limiter = Arc::new(limiter(&clock, 1, secs(1), 1));
+        assert!(Arc::clone(&limiter).acquire_owned(1).await.is_ok(), "conforms at once");
+        let mut first = Arc::clone(&limiter).acquire_owned(1);
+        let mut second = Arc::clone(&limiter).acquire_owned(1);
+        assert!(poll_once(&mut first).is_pending());
+        assert!(poll_once(&mut second).is_pending());
+        assert_eq!(limiter.queued(), 2, "reserved at 1 s and 2 s");
+        drop(first);
+        assert_eq!(limiter.queued(), 1);
+        clock.advance(secs(1));
+        assert!(poll_once(&mut second).is_ready(), "moved up into the dropped waiter's place");
+        assert_eq!(
+            Arc::clone(&limiter).acquire_owned(2).await,
+            Err(AcquireError::InsufficientCapacity { requested: 2, burst: 1 })
+        );
+    }
+);

@@ -31,12 +31,12 @@ use crate::{AcquireError, OwnedPermit, Permit, Priority, PrioritySemaphore};
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_priority_semaphore::{Acquire, Priority, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{Acquire, Priority, PrioritySemaphore};
 ///
 /// let semaphore = PrioritySemaphore::new(1);
 /// let acquire: Acquire<'_> = semaphore.acquire(Priority::NORMAL);
 /// let _permit = acquire.await?;
-/// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
@@ -63,13 +63,13 @@ pub struct Acquire<'a, C: Clock = RealClock> {
 /// # futures::executor::block_on(async {
 /// use std::sync::Arc;
 ///
-/// use asynchronously_priority_semaphore::{AcquireOwned, Priority, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{AcquireOwned, Priority, PrioritySemaphore};
 ///
 /// let semaphore = Arc::new(PrioritySemaphore::new(1));
 /// let acquire: AcquireOwned = semaphore.acquire_owned(Priority::NORMAL);
 /// let permit = acquire.await?;
 /// assert_eq!(permit.semaphore().available_permits(), 0);
-/// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]

@@ -14,12 +14,12 @@ use crate::{BuildError, PrioritySemaphore};
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_priority_semaphore::PrioritySemaphore;
+/// use asynchronously::priority_semaphore::PrioritySemaphore;
 ///
 /// // Every 50 ms of waiting counts as one priority step better, by at most 20 steps.
 /// let semaphore = PrioritySemaphore::builder(2).aging(Duration::from_millis(50), 20).build()?;
 /// assert_eq!(semaphore.available_permits(), 2);
-/// # Ok::<(), asynchronously_priority_semaphore::BuildError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::BuildError>(())
 /// ```
 #[must_use = "a builder does nothing until `build` is called"]
 #[derive(Clone)]
@@ -56,7 +56,7 @@ impl<C: Clock> Builder<C> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
     ///
     /// let builder = PrioritySemaphore::builder(1).aging(Duration::from_secs(1), 10);
     /// assert!(builder.build().is_ok());
@@ -72,14 +72,14 @@ impl<C: Clock> Builder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let clock = VirtualClock::new();
     /// let semaphore = PrioritySemaphore::builder(1).clock(clock.clone()).build()?;
     /// assert_eq!(semaphore.clock().now(), clock.now());
-    /// # use asynchronously_time::Clock;
-    /// # Ok::<(), asynchronously_priority_semaphore::BuildError>(())
+    /// # use asynchronously::time::Clock;
+    /// # Ok::<(), asynchronously::priority_semaphore::BuildError>(())
     /// ```
     pub fn clock<C2: Clock>(self, clock: C2) -> Builder<C2> {
         Builder { permits: self.permits, aging: self.aging, clock }
@@ -95,7 +95,7 @@ impl<C: Clock> Builder<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{BuildError, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{BuildError, PrioritySemaphore};
     ///
     /// let error = PrioritySemaphore::builder(usize::MAX).build().unwrap_err();
     /// assert!(matches!(error, BuildError::TooManyPermits { .. }));

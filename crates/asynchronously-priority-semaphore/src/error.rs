@@ -4,7 +4,7 @@
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_priority_semaphore::{AcquireError, Priority, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{AcquireError, Priority, PrioritySemaphore};
 ///
 /// let semaphore = PrioritySemaphore::new(2);
 /// let error = semaphore.acquire_many(3, Priority::NORMAL).await.unwrap_err();
@@ -38,7 +38,7 @@ pub enum AcquireError {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
+/// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
 ///
 /// let semaphore = PrioritySemaphore::new(1);
 /// let _permit = semaphore.try_acquire(Priority::NORMAL)?;
@@ -74,7 +74,7 @@ pub enum TryAcquireError {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_priority_semaphore::{AddPermitsError, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{AddPermitsError, PrioritySemaphore};
 ///
 /// let semaphore = PrioritySemaphore::new(PrioritySemaphore::MAX_PERMITS);
 /// assert!(matches!(semaphore.add_permits(1), Err(AddPermitsError::TooMany { .. })));
@@ -102,7 +102,7 @@ pub enum AddPermitsError {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_priority_semaphore::{PrioritySemaphore, SetTotalError};
+/// use asynchronously::priority_semaphore::{PrioritySemaphore, SetTotalError};
 ///
 /// let semaphore = PrioritySemaphore::new(1);
 /// let error = semaphore.set_total(usize::MAX).unwrap_err();
@@ -129,7 +129,7 @@ pub enum SetTotalError {
 /// ```
 /// use std::time::Duration;
 ///
-/// use asynchronously_priority_semaphore::{BuildError, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{BuildError, PrioritySemaphore};
 ///
 /// let error = PrioritySemaphore::builder(1).aging(Duration::ZERO, 5).build().unwrap_err();
 /// assert_eq!(error, BuildError::ZeroAgingInterval);

@@ -9,7 +9,7 @@
 //!
 //! ```
 //! # futures::executor::block_on(async {
-//! use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+//! use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, with_priority};
 //!
 //! let semaphore = PrioritySemaphore::new(2);
 //!
@@ -25,7 +25,7 @@
 //!
 //! drop((permit, background));
 //! assert_eq!(semaphore.available_permits(), 2);
-//! # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+//! # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
 //! # }).unwrap();
 //! ```
 //!

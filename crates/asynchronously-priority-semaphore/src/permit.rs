@@ -11,14 +11,14 @@ use crate::{Priority, PrioritySemaphore};
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
 ///
 /// let semaphore = PrioritySemaphore::new(1);
 /// let permit = semaphore.acquire(Priority::HIGH).await?;
 /// assert_eq!(semaphore.available_permits(), 0);
 /// drop(permit);
 /// assert_eq!(semaphore.available_permits(), 1);
-/// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
 #[must_use = "if unused the permit is released immediately"]
@@ -35,14 +35,14 @@ pub struct Permit<'a, C: Clock = RealClock> {
 /// ```
 /// use std::sync::Arc;
 ///
-/// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
 ///
 /// let semaphore = Arc::new(PrioritySemaphore::new(2));
 /// let permit = Arc::clone(&semaphore).try_acquire_many_owned(2, Priority::LOW)?;
 /// assert_eq!(semaphore.available_permits(), 0);
 /// drop(permit);
 /// assert_eq!(semaphore.available_permits(), 2);
-/// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
 /// ```
 #[must_use = "if unused the permit is released immediately"]
 pub struct OwnedPermit<C: Clock = RealClock> {
@@ -66,11 +66,11 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(3);
     /// assert_eq!(semaphore.try_acquire_many(2, Priority::NORMAL)?.num_permits(), 2);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn num_permits(&self) -> usize {
@@ -82,11 +82,11 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// assert_eq!(semaphore.try_acquire(Priority::LOW)?.priority(), Priority::LOW);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn priority(&self) -> Priority {
@@ -98,12 +98,12 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// let permit = semaphore.try_acquire(Priority::LOW)?;
     /// assert!(std::ptr::eq(permit.semaphore(), &semaphore));
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn semaphore(&self) -> &'a PrioritySemaphore<C> {
@@ -119,12 +119,12 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(2);
     /// semaphore.try_acquire(Priority::NORMAL)?.forget();
     /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (1, 1));
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     pub fn forget(mut self) {
         let permits = std::mem::take(&mut self.permits);
@@ -138,7 +138,7 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(4);
     /// let mut permit = semaphore.try_acquire_many(4, Priority::NORMAL)?;
@@ -146,7 +146,7 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// drop(part);
     /// assert_eq!((permit.num_permits(), semaphore.available_permits()), (1, 3));
     /// assert!(permit.split(2).is_none());
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use = "the split-off permits are released at once if unused"]
     pub fn split(&mut self, permits: usize) -> Option<Permit<'a, C>> {
@@ -164,13 +164,13 @@ impl<'a, C: Clock> Permit<'a, C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(3);
     /// let mut permit = semaphore.try_acquire(Priority::NORMAL)?;
     /// permit.merge(semaphore.try_acquire_many(2, Priority::NORMAL)?);
     /// assert_eq!(permit.num_permits(), 3);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     pub fn merge(&mut self, mut other: Permit<'a, C>) {
         assert!(
@@ -198,11 +198,11 @@ impl<C: Clock> OwnedPermit<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(1));
     /// assert_eq!(semaphore.try_acquire_owned(Priority::NORMAL)?.num_permits(), 1);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn num_permits(&self) -> usize {
@@ -216,11 +216,11 @@ impl<C: Clock> OwnedPermit<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(1));
     /// assert_eq!(semaphore.try_acquire_owned(Priority::HIGH)?.priority(), Priority::HIGH);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn priority(&self) -> Priority {
@@ -234,12 +234,12 @@ impl<C: Clock> OwnedPermit<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(1));
     /// let permit = Arc::clone(&semaphore).try_acquire_owned(Priority::HIGH)?;
     /// assert!(Arc::ptr_eq(permit.semaphore(), &semaphore));
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn semaphore(&self) -> &Arc<PrioritySemaphore<C>> {
@@ -253,12 +253,12 @@ impl<C: Clock> OwnedPermit<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(2));
     /// Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?.forget();
     /// assert_eq!(semaphore.total_permits(), 1);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     pub fn forget(mut self) {
         let permits = std::mem::take(&mut self.permits);
@@ -272,13 +272,13 @@ impl<C: Clock> OwnedPermit<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(2));
     /// let mut permit = Arc::clone(&semaphore).try_acquire_many_owned(2, Priority::NORMAL)?;
     /// drop(permit.split(1));
     /// assert_eq!(semaphore.available_permits(), 1);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use = "the split-off permits are released at once if unused"]
     pub fn split(&mut self, permits: usize) -> Option<OwnedPermit<C>> {
@@ -301,13 +301,13 @@ impl<C: Clock> OwnedPermit<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(2));
     /// let mut permit = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?;
     /// permit.merge(Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?);
     /// assert_eq!(permit.num_permits(), 2);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     pub fn merge(&mut self, mut other: OwnedPermit<C>) {
         assert!(

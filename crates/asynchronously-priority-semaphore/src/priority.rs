@@ -9,7 +9,7 @@ use std::fmt;
 /// # Examples
 ///
 /// ```
-/// use asynchronously_priority_semaphore::Priority;
+/// use asynchronously::priority_semaphore::Priority;
 ///
 /// assert!(Priority::HIGH < Priority::NORMAL);
 /// assert_eq!(Priority::from(5).value(), 5);
@@ -35,7 +35,7 @@ impl Priority {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::Priority;
+    /// use asynchronously::priority_semaphore::Priority;
     ///
     /// assert!(Priority::new(1) < Priority::new(5));
     /// ```
@@ -49,7 +49,7 @@ impl Priority {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::Priority;
+    /// use asynchronously::priority_semaphore::Priority;
     ///
     /// assert_eq!(Priority::HIGH.value(), -10);
     /// ```
@@ -66,7 +66,7 @@ impl Priority {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{Priority, with_priority};
+    /// use asynchronously::priority_semaphore::{Priority, with_priority};
     ///
     /// assert_eq!(Priority::current(), Priority::NORMAL);
     /// let inside = with_priority(Priority::HIGH, async { Priority::current() }).await;

@@ -67,7 +67,7 @@ const PERMITS: usize = WAITERS - 1;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+/// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
 ///
 /// let semaphore = PrioritySemaphore::new(2);
 /// let first = semaphore.acquire(Priority::LOW).await?;
@@ -75,7 +75,7 @@ const PERMITS: usize = WAITERS - 1;
 /// assert_eq!(semaphore.available_permits(), 0);
 /// drop((first, second));
 /// assert_eq!(semaphore.available_permits(), 2);
-/// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
 pub struct PrioritySemaphore<C: Clock = RealClock> {
@@ -115,7 +115,7 @@ impl PrioritySemaphore<RealClock> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
     ///
     /// assert_eq!(PrioritySemaphore::MAX_PERMITS, usize::MAX >> 2);
     /// ```
@@ -133,7 +133,7 @@ impl PrioritySemaphore<RealClock> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
     ///
     /// static LIMIT: PrioritySemaphore = PrioritySemaphore::new(8);
     /// assert_eq!(LIMIT.available_permits(), 8);
@@ -176,15 +176,15 @@ impl PrioritySemaphore<RealClock> {
     /// ```
     /// use std::time::Duration;
     ///
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
-    /// use asynchronously_time::VirtualClock;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::time::VirtualClock;
     ///
     /// let semaphore = PrioritySemaphore::builder(4)
     ///     .aging(Duration::from_millis(100), 10)
     ///     .clock(VirtualClock::new())
     ///     .build()?;
     /// assert_eq!(semaphore.total_permits(), 4);
-    /// # Ok::<(), asynchronously_priority_semaphore::BuildError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::BuildError>(())
     /// ```
     pub fn builder(permits: usize) -> Builder<RealClock> {
         Builder::new(permits)
@@ -220,12 +220,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// let permit = semaphore.acquire(Priority::HIGH).await?;
     /// assert_eq!(permit.num_permits(), 1);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -252,14 +252,14 @@ impl<C: Clock> PrioritySemaphore<C> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(5);
     /// let permit = semaphore.acquire_many(3, Priority::NORMAL).await?;
     /// assert_eq!(semaphore.available_permits(), 2);
     /// drop(permit);
     /// assert_eq!(semaphore.available_permits(), 5);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -282,14 +282,14 @@ impl<C: Clock> PrioritySemaphore<C> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, with_priority};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// let permit = with_priority(Priority::LOW, async { semaphore.acquire_ambient().await }).await?;
     /// assert_eq!(permit.priority(), Priority::LOW);
     /// drop(permit);
     /// assert_eq!(semaphore.acquire_ambient().await?.priority(), Priority::NORMAL);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -311,12 +311,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, with_priority};
     ///
     /// let semaphore = PrioritySemaphore::new(3);
     /// let permit = with_priority(Priority::HIGH, semaphore.acquire_many_ambient(2)).await?;
     /// assert_eq!((permit.num_permits(), permit.priority()), (2, Priority::HIGH));
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -337,7 +337,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// let permit = semaphore.try_acquire(Priority::NORMAL)?;
@@ -360,7 +360,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, TryAcquireError};
     ///
     /// let semaphore = PrioritySemaphore::new(4);
     /// let permit = semaphore.try_acquire_many(3, Priority::NORMAL)?;
@@ -397,14 +397,14 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # futures::executor::block_on(async {
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(1));
     /// let permit = Arc::clone(&semaphore).acquire_owned(Priority::NORMAL).await?;
     /// assert_eq!(semaphore.available_permits(), 0);
     /// drop(permit);
     /// assert_eq!(semaphore.available_permits(), 1);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -428,12 +428,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # futures::executor::block_on(async {
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(3));
     /// let permit = Arc::clone(&semaphore).acquire_many_owned(2, Priority::LOW).await?;
     /// assert_eq!(permit.num_permits(), 2);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -462,13 +462,13 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # futures::executor::block_on(async {
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, with_priority};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(1));
     /// let acquire = Arc::clone(&semaphore).acquire_ambient_owned();
     /// let permit = with_priority(Priority::HIGH, acquire).await?;
     /// assert_eq!(permit.priority(), Priority::HIGH);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// # }).unwrap();
     /// ```
     #[inline]
@@ -488,13 +488,13 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(1));
     /// let permit = Arc::clone(&semaphore).try_acquire_owned(Priority::NORMAL)?;
     /// assert_eq!(semaphore.available_permits(), 0);
     /// # drop(permit);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[inline]
     pub fn try_acquire_owned(
@@ -516,12 +516,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// ```
     /// use std::sync::Arc;
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = Arc::new(PrioritySemaphore::new(3));
     /// let permit = Arc::clone(&semaphore).try_acquire_many_owned(3, Priority::NORMAL)?;
     /// assert_eq!(permit.num_permits(), 3);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[inline]
     pub fn try_acquire_many_owned(
@@ -546,12 +546,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
     ///
     /// let semaphore = PrioritySemaphore::new(0);
     /// semaphore.add_permits(2)?;
     /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (2, 2));
-    /// # Ok::<(), asynchronously_priority_semaphore::AddPermitsError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AddPermitsError>(())
     /// ```
     pub fn add_permits(&self, permits: usize) -> Result<(), AddPermitsError> {
         let queue = self.lock();
@@ -574,13 +574,13 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(5);
     /// let _held = semaphore.try_acquire_many(2, Priority::NORMAL)?;
     /// assert_eq!(semaphore.forget_permits(4), 3, "only three were free");
     /// assert_eq!((semaphore.available_permits(), semaphore.total_permits()), (0, 2));
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     pub fn forget_permits(&self, permits: usize) -> usize {
         let queue = self.lock();
@@ -636,7 +636,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(4);
     /// let first = semaphore.try_acquire_many(2, Priority::NORMAL)?;
@@ -707,13 +707,13 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// let permit = semaphore.acquire_blocking(Priority::NORMAL)?;
     /// assert_eq!(semaphore.available_permits(), 0);
     /// # drop(permit);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// ```
     pub fn acquire_blocking(&self, priority: Priority) -> Result<Permit<'_, C>, AcquireError> {
         block_on(self.acquire(priority))
@@ -729,12 +729,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(3);
     /// let permit = semaphore.acquire_many_blocking(2, Priority::NORMAL)?;
     /// assert_eq!(permit.num_permits(), 2);
-    /// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
     /// ```
     pub fn acquire_many_blocking(
         &self,
@@ -754,7 +754,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{AcquireError, Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{AcquireError, Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// semaphore.close();
@@ -794,7 +794,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
     ///
     /// let semaphore = PrioritySemaphore::new(1);
     /// assert!(!semaphore.is_closed());
@@ -813,12 +813,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(3);
     /// let _permit = semaphore.try_acquire(Priority::NORMAL)?;
     /// assert_eq!(semaphore.available_permits(), 2);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     #[inline]
@@ -834,12 +834,12 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(3);
     /// semaphore.try_acquire(Priority::NORMAL)?.forget();
     /// assert_eq!(semaphore.total_permits(), 2);
-    /// # Ok::<(), asynchronously_priority_semaphore::TryAcquireError>(())
+    /// # Ok::<(), asynchronously::priority_semaphore::TryAcquireError>(())
     /// ```
     #[must_use]
     pub fn total_permits(&self) -> usize {
@@ -854,7 +854,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// use std::pin::pin;
     /// use std::task::{Context, Waker};
     ///
-    /// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore};
+    /// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
     ///
     /// let semaphore = PrioritySemaphore::new(0);
     /// let mut acquire = pin!(semaphore.acquire(Priority::LOW));
@@ -872,7 +872,7 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
     ///
     /// assert_eq!(PrioritySemaphore::new(1).waiting_total(), 0);
     /// ```
@@ -886,8 +886,8 @@ impl<C: Clock> PrioritySemaphore<C> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::PrioritySemaphore;
-    /// use asynchronously_time::RealClock;
+    /// use asynchronously::priority_semaphore::PrioritySemaphore;
+    /// use asynchronously::time::RealClock;
     ///
     /// assert_eq!(*PrioritySemaphore::new(1).clock(), RealClock);
     /// ```

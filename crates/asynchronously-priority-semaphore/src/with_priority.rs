@@ -36,12 +36,12 @@ pub(crate) fn ambient() -> Priority {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_priority_semaphore::{Priority, PrioritySemaphore, with_priority};
+/// use asynchronously::priority_semaphore::{Priority, PrioritySemaphore, with_priority};
 ///
 /// let semaphore = PrioritySemaphore::new(1);
 /// let permit = with_priority(Priority::HIGH, semaphore.acquire_ambient()).await?;
 /// assert_eq!(permit.priority(), Priority::HIGH);
-/// # Ok::<(), asynchronously_priority_semaphore::AcquireError>(())
+/// # Ok::<(), asynchronously::priority_semaphore::AcquireError>(())
 /// # }).unwrap();
 /// ```
 pub fn with_priority<F: Future>(priority: Priority, future: F) -> WithPriority<F> {
@@ -67,7 +67,7 @@ impl<F> WithPriority<F> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_priority_semaphore::{Priority, with_priority};
+    /// use asynchronously::priority_semaphore::{Priority, with_priority};
     ///
     /// let scope = with_priority(Priority::LOW, async {});
     /// assert_eq!(scope.priority(), Priority::LOW);
@@ -83,7 +83,7 @@ impl<F> WithPriority<F> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_priority_semaphore::{Priority, with_priority};
+    /// use asynchronously::priority_semaphore::{Priority, with_priority};
     ///
     /// let inner = with_priority(Priority::LOW, async { 7 }).into_inner();
     /// assert_eq!(inner.await, 7);

@@ -1,6 +1,7 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
@@ -109,45 +110,56 @@ impl<'a, L: Limiter> Acquire<'a, L> {
 impl<L: Limiter> Future for Acquire<'_, L> {
     type Output = Result<(), AcquireError>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        loop {
-            match &mut this.state {
-                State::Start(n) => match this.limiter.enqueue(*n) {
-                    Ok(Some((id, _))) => this.state = State::Waiting { id, sleep: None },
-                    Ok(None) => {
-                        this.state = State::Done;
-                        return Poll::Ready(Ok(()));
-                    }
-                    Err(error) => {
-                        this.state = State::Done;
-                        return Poll::Ready(Err(error));
-                    }
-                },
-                State::Waiting { id, sleep } => match this.limiter.turn(*id, cx.waker()) {
-                    None => {
-                        this.state = State::Done;
-                        return Poll::Ready(Ok(()));
-                    }
-                    Some(start) => {
-                        let armed = match sleep {
-                            Some((at, armed)) if *at == start => armed,
-                            _ => {
-                                let clock = this.limiter.clock();
-                                let armed = match instant_at(this.limiter.origin(), start) {
-                                    Some(deadline) => clock.sleep_until(deadline),
-                                    None => clock.sleep(Duration::MAX),
-                                };
-                                &mut sleep.insert((start, armed)).1
-                            }
-                        };
-                        if Pin::new(armed).poll(cx).is_pending() {
-                            return Poll::Pending;
+        poll_state(this.limiter, &mut this.state, cx)
+    }
+}
+
+/// The state machine shared by [`Acquire`] and [`AcquireOwned`].
+#[inline]
+fn poll_state<L: Limiter>(
+    limiter: &L,
+    state: &mut State<<L::Clock as Clock>::Sleep>,
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), AcquireError>> {
+    loop {
+        match &mut *state {
+            State::Start(n) => match limiter.enqueue(*n) {
+                Ok(Some((id, _))) => *state = State::Waiting { id, sleep: None },
+                Ok(None) => {
+                    *state = State::Done;
+                    return Poll::Ready(Ok(()));
+                }
+                Err(error) => {
+                    *state = State::Done;
+                    return Poll::Ready(Err(error));
+                }
+            },
+            State::Waiting { id, sleep } => match limiter.turn(*id, cx.waker()) {
+                None => {
+                    *state = State::Done;
+                    return Poll::Ready(Ok(()));
+                }
+                Some(start) => {
+                    let armed = match sleep {
+                        Some((at, armed)) if *at == start => armed,
+                        _ => {
+                            let clock = limiter.clock();
+                            let armed = match instant_at(limiter.origin(), start) {
+                                Some(deadline) => clock.sleep_until(deadline),
+                                None => clock.sleep(Duration::MAX),
+                            };
+                            &mut sleep.insert((start, armed)).1
                         }
+                    };
+                    if Pin::new(armed).poll(cx).is_pending() {
+                        return Poll::Pending;
                     }
-                },
-                State::Done => panic!("`Acquire` polled after it completed"),
-            }
+                }
+            },
+            State::Done => panic!("`Acquire` polled after it completed"),
         }
     }
 }
@@ -168,5 +180,83 @@ impl<L: Limiter> fmt::Debug for Acquire<'_, L> {
             State::Done => "done",
         };
         f.debug_struct("Acquire").field("state", &state).finish_non_exhaustive()
+    }
+}
+
+/// Future returned by [`RateLimiter::acquire_owned`](crate::RateLimiter::acquire_owned): an
+/// [`Acquire`] that holds the limiter by [`Arc`], so it is `'static` and can be stored in a
+/// struct or a `tower::Service` without a lifetime.
+///
+/// It waits exactly as [`Acquire`] does: cells taken at once when they conform, otherwise a
+/// reservation fixed at its first poll (FIFO, no barging) and one wake-up at its instant.
+///
+/// # Cancel safety
+///
+/// As for [`Acquire`]: dropping it before its reserved instant returns its cells to the
+/// waiters behind it; dropping it after that instant, or after completion, returns nothing.
+///
+/// # Panics
+///
+/// Polling it again after it returned `Ready` panics.
+///
+/// # Examples
+///
+/// ```
+/// # futures::executor::block_on(async {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use asynchronously::ratelimit::{Quota, RateLimiter};
+/// use asynchronously::time::{Clock, VirtualClock};
+///
+/// let clock = VirtualClock::new();
+/// let start = clock.now();
+/// let limiter = Arc::new(RateLimiter::with_clock(Quota::per_second(1)?, clock.clone()));
+/// Arc::clone(&limiter).acquire_owned(1).await?; // conforms now
+/// let next = Arc::clone(&limiter).acquire_owned(1);
+/// let (admitted, ()) = futures::join!(next, clock.run_for(Duration::from_secs(1)));
+/// admitted?;
+/// assert_eq!(clock.now() - start, Duration::from_secs(1));
+/// # Ok::<_, Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+#[must_use = "futures do nothing unless you `.await` or poll them"]
+pub struct AcquireOwned<L: Limiter> {
+    limiter: Arc<L>,
+    state: State<<L::Clock as Clock>::Sleep>,
+}
+
+impl<L: Limiter> AcquireOwned<L> {
+    pub(crate) fn new(limiter: Arc<L>, n: u32) -> Self {
+        AcquireOwned { limiter, state: State::Start(n) }
+    }
+}
+
+impl<L: Limiter> Future for AcquireOwned<L> {
+    type Output = Result<(), AcquireError>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        poll_state(&*this.limiter, &mut this.state, cx)
+    }
+}
+
+impl<L: Limiter> Drop for AcquireOwned<L> {
+    fn drop(&mut self) {
+        if let State::Waiting { id, .. } = self.state {
+            self.limiter.cancel(id);
+        }
+    }
+}
+
+impl<L: Limiter> fmt::Debug for AcquireOwned<L> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Start(_) => "start",
+            State::Waiting { .. } => "waiting",
+            State::Done => "done",
+        };
+        f.debug_struct("AcquireOwned").field("state", &state).finish_non_exhaustive()
     }
 }

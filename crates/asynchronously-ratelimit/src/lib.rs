@@ -75,7 +75,7 @@ mod reservation;
 mod sliding_window;
 mod stream;
 
-pub use crate::acquire::Acquire;
+pub use crate::acquire::{Acquire, AcquireOwned};
 pub use crate::composite::CompositeRateLimiter;
 pub use crate::error::{AcquireError, BuildError, CheckError, QuotaError};
 pub use crate::fifo_lockout::{FifoEnter, FifoLockout};

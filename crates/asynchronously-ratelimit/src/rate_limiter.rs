@@ -1,12 +1,12 @@
 use std::fmt;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
 use asynchronously_time::{Clock, RealClock};
 
-use crate::acquire::{Acquire, Limiter};
+use crate::acquire::{Acquire, AcquireOwned, Limiter};
 use crate::error::{AcquireError, CheckError};
 use crate::queue::{Queue, lock, nanos_since};
 use crate::quota::Quota;
@@ -189,6 +189,37 @@ impl<C: Clock> RateLimiter<C> {
     /// ```
     pub fn acquire(&self, n: u32) -> Acquire<'_, RateLimiter<C>> {
         Acquire::new(self, n)
+    }
+
+    /// Like [`acquire`](Self::acquire), holding the limiter by [`Arc`] so the future is
+    /// `'static` (to store it in a struct, or in a `tower::Service` between `poll_ready`
+    /// calls).
+    ///
+    /// # Errors
+    ///
+    /// As [`acquire`](Self::acquire): [`AcquireError::InsufficientCapacity`] at once if `n`
+    /// exceeds the burst.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`acquire`](Self::acquire); see [`AcquireOwned`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Arc;
+    ///
+    /// use asynchronously::ratelimit::{Quota, RateLimiter};
+    ///
+    /// let limiter = Arc::new(RateLimiter::new(Quota::per_second(1000)?));
+    /// let admitted = Arc::clone(&limiter).acquire_owned(10); // owns its limiter: 'static
+    /// admitted.await?;
+    /// # Ok::<_, Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn acquire_owned(self: Arc<Self>, n: u32) -> AcquireOwned<RateLimiter<C>> {
+        AcquireOwned::new(self, n)
     }
 
     /// Claims `n` cells now, due at once or at a later instant; never waits.
