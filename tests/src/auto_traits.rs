@@ -18,6 +18,16 @@ fn time() {
     assert_send_sync_unpin(&RealClock.sleep(Duration::ZERO));
     assert_send_sync(&timeout(&RealClock, Duration::ZERO, std::future::ready(())));
     assert_send_sync_unpin(&timeout(&clock, Duration::ZERO, std::future::ready(())));
+    #[cfg(feature = "tokio")]
+    assert_send_sync_unpin(&asynchronously::time::TokioClock.sleep(Duration::ZERO));
+    #[cfg(feature = "tokio")]
+    assert_send_sync_unpin(&timeout(
+        &asynchronously::time::TokioClock,
+        Duration::ZERO,
+        std::future::ready(()),
+    ));
+    #[cfg(any(feature = "smol", feature = "async-std"))]
+    assert_send_sync_unpin(&asynchronously::time::AsyncIoClock.sleep(Duration::ZERO));
     let _: Option<Elapsed> = None;
 }
 
@@ -31,6 +41,8 @@ fn ratelimit() {
     let limiter = RateLimiter::with_clock(quota, clock.clone());
     assert_send_sync_unpin(&limiter.acquire(1));
     assert_send_sync_unpin(&limiter.reserve(1));
+    let shared = std::sync::Arc::new(RateLimiter::with_clock(quota, clock.clone()));
+    assert_send_sync_unpin(&shared.acquire_owned(1));
     let composite = CompositeRateLimiter::with_clock([quota], clock.clone()).expect("valid");
     assert_send_sync_unpin(&composite.acquire(1));
     let window =
@@ -71,4 +83,30 @@ fn lifecycle() {
     assert_send_sync_unpin(&lifecycle.shutdown().wait());
     #[cfg(unix)]
     assert_send(&lifecycle.shutdown().on_signals());
+}
+
+fn tower() {
+    use std::sync::Arc;
+
+    use asynchronously::priority_semaphore::{Priority, PrioritySemaphore};
+    use asynchronously::ratelimit::{Quota, RateLimiter};
+    use asynchronously::retry::{RetryPolicy, Verdict};
+    use asynchronously::tower::{PriorityConcurrencyLimitLayer, RateLimitLayer, RetryLayer};
+    use tower::{Layer, Service, service_fn};
+
+    let echo = service_fn(|n: u32| async move { Ok::<u32, std::io::Error>(n) });
+    let classify = |_: &Result<u32, std::io::Error>| Verdict::Fail;
+    let mut retry = RetryLayer::new(RetryPolicy::default(), classify).layer(echo);
+    assert_send_sync(&retry);
+    let retried = retry.call(1);
+    let _: &dyn Send = &retried;
+    let semaphore = Arc::new(PrioritySemaphore::new(1));
+    let mut limit =
+        PriorityConcurrencyLimitLayer::new(semaphore, |_: &u32| Priority::NORMAL).layer(echo);
+    assert_send_sync(&limit);
+    assert_send_sync(&limit.call(1));
+    let limiter = Arc::new(RateLimiter::new(Quota::per_second(1).expect("valid")));
+    let mut rate = RateLimitLayer::waiting(limiter).layer(echo);
+    assert_send_sync(&rate);
+    assert_send_sync(&rate.call(1));
 }

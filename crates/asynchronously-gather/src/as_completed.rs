@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::Stream;
+use futures::stream::FusedStream;
 
 use crate::join::Join;
 use crate::limit::Limit;
@@ -11,7 +12,10 @@ use crate::limit::Limit;
 /// Runs the futures concurrently and yields each output as soon as it is ready, in
 /// completion order, with the future's input index.
 ///
-/// Dropping the stream drops every future that has not finished.
+/// The iterator is pulled on the first poll (under a [`Limit`], only as places free up, so
+/// it may be endless), and each finished future is dropped at once, before its output is
+/// yielded. More futures can be added with [`AsCompleted::push`]. Dropping the stream drops
+/// every future that has not finished.
 ///
 /// # Cancel safety
 ///
@@ -22,7 +26,7 @@ use crate::limit::Limit;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::as_completed;
+/// use asynchronously::gather::as_completed;
 /// use futures::StreamExt;
 ///
 /// let futures = [7, 8].map(|n| async move { n });
@@ -30,53 +34,161 @@ use crate::limit::Limit;
 /// assert_eq!(outputs.len(), 2);
 /// # });
 /// ```
-pub fn as_completed<I>(futures: I) -> AsCompleted<I::Item>
+pub fn as_completed<I>(futures: I) -> AsCompleted<I::Item, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: Future,
 {
-    AsCompleted { join: Join::new(futures) }
+    AsCompleted { join: Join::new(futures), terminated: false }
 }
 
-pub(crate) fn as_completed_limited<I>(futures: I, limit: Limit) -> AsCompleted<I::Item>
+pub(crate) fn as_completed_limited<I>(futures: I, limit: Limit) -> AsCompleted<I::Item, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: Future,
 {
     let mut join = Join::new(futures);
     join.set_limit(limit.get());
-    AsCompleted { join }
+    AsCompleted { join, terminated: false }
 }
 
-/// Stream returned by [`as_completed`] and [`Limit::as_completed`].
+/// Stream returned by [`as_completed`] and [`Limit::as_completed`], and a set of futures
+/// that grows with [`push`](AsCompleted::push) (futures' `FuturesUnordered`); `I` is the
+/// iterator the futures are pulled from.
+///
+/// Each item is the output with the future's index: its position in the iterator, then
+/// counting on through the pushed futures.
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops every unfinished child.
+/// Dropping it drops every unfinished child and the iterator.
 #[must_use = "streams do nothing unless polled"]
-pub struct AsCompleted<F: Future> {
-    join: Join<F>,
+pub struct AsCompleted<F: Future, I = std::vec::IntoIter<F>> {
+    join: Join<F, I>,
+    terminated: bool,
+}
+
+impl<F: Future> AsCompleted<F> {
+    /// An empty set, to fill with [`push`](AsCompleted::push).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::AsCompleted;
+    /// use futures::StreamExt;
+    ///
+    /// let mut set = AsCompleted::new();
+    /// assert!(set.is_empty());
+    /// set.push(std::future::ready(1));
+    /// set.push(std::future::ready(2));
+    /// assert_eq!(set.len(), 2);
+    /// let mut outputs: Vec<_> = set.map(|(_, n)| n).collect().await;
+    /// outputs.sort();
+    /// assert_eq!(outputs, [1, 2]);
+    /// # });
+    /// ```
+    pub fn new() -> Self {
+        Self { join: Join::empty(), terminated: false }
+    }
+}
+
+impl<F: Future> Default for AsCompleted<F> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<F: Future, I: Iterator<Item = F>> AsCompleted<F, I> {
+    /// Adds a future; it starts on the next poll, whatever the [`Limit`] (which governs
+    /// only the futures pulled from the iterator).
+    ///
+    /// A stream that had ended yields again after a push.
+    ///
+    /// # Examples
+    ///
+    /// See [`AsCompleted::new`].
+    pub fn push(&mut self, future: F) {
+        self.join.push(future);
+        self.terminated = false;
+    }
+
+    /// Futures running now (started and not finished); those still in the iterator are not
+    /// counted, see [`Stream::size_hint`] for them.
+    ///
+    /// # Examples
+    ///
+    /// See [`AsCompleted::new`].
+    pub fn len(&self) -> usize {
+        self.join.running()
+    }
+
+    /// Whether nothing runs now and the iterator is exhausted: the next poll ends the
+    /// stream, unless a future is pushed first.
+    ///
+    /// # Examples
+    ///
+    /// See [`AsCompleted::new`].
+    pub fn is_empty(&self) -> bool {
+        self.join.running() == 0 && self.join.source_done()
+    }
 }
 
 // Children are boxed; nothing is pinned in place.
-impl<F: Future> Unpin for AsCompleted<F> {}
+impl<F: Future, I> Unpin for AsCompleted<F, I> {}
 
-impl<F: Future> Stream for AsCompleted<F> {
+impl<F: Future, I: Iterator<Item = F>> Stream for AsCompleted<F, I> {
     type Item = (usize, F::Output);
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let join = &mut self.get_mut().join;
-        let mut pass = join.begin(cx);
-        join.poll_next(&mut pass)
+        let this = self.get_mut();
+        let mut pass = this.join.begin(cx);
+        let next = this.join.poll_next(&mut pass);
+        if let Poll::Ready(None) = next {
+            this.terminated = true;
+        }
+        next
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let remaining = self.join.remaining();
-        (remaining, Some(remaining))
+        self.join.size_hint()
     }
 }
 
-impl<F: Future> fmt::Debug for AsCompleted<F> {
+impl<F: Future, I: Iterator<Item = F>> FusedStream for AsCompleted<F, I> {
+    fn is_terminated(&self) -> bool {
+        self.terminated
+    }
+}
+
+impl<F: Future> FromIterator<F> for AsCompleted<F> {
+    /// [`as_completed`] of the collected futures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::AsCompleted;
+    /// use futures::StreamExt;
+    ///
+    /// let set: AsCompleted<_> = (0..3).map(|n| async move { n * 2 }).collect();
+    /// assert_eq!(set.count().await, 3);
+    /// # });
+    /// ```
+    fn from_iter<T: IntoIterator<Item = F>>(futures: T) -> Self {
+        as_completed(futures.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<F: Future, I: Iterator<Item = F>> Extend<F> for AsCompleted<F, I> {
+    fn extend<T: IntoIterator<Item = F>>(&mut self, futures: T) {
+        for future in futures {
+            self.push(future);
+        }
+    }
+}
+
+impl<F: Future, I> fmt::Debug for AsCompleted<F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AsCompleted").field("join", &self.join).finish()
     }

@@ -7,26 +7,43 @@ use crate::{BlockOnError, RunError, gather, gather_partial, gather_settled};
 /// Runs `future` to completion on the current thread, parking it between wake-ups.
 ///
 /// For synchronous code only. Calling it on a thread that is already inside `block_on` (ours
-/// or futures' executor) returns [`BlockOnError::Reentrant`] instead of deadlocking. Calling
-/// it from a task of another runtime (tokio, smol, async-std) cannot be detected: it blocks
-/// that runtime's worker thread until the future completes, and deadlocks if the future
-/// needs that very thread (for example a tokio `current_thread` runtime's timers). From
-/// async code, `.await` the future instead; from a runtime's blocking pool
-/// (`spawn_blocking`) calling it is fine.
+/// or futures' executor) returns [`BlockOnError::Reentrant`] instead of deadlocking. From
+/// async code, `.await` the future instead.
+///
+/// # Inside a runtime
+///
+/// Blocking a runtime's worker thread stalls every task on it, and deadlocks if the future
+/// needs that very thread (for example a tokio `current_thread` runtime's timers).
+///
+/// - **With the `tokio` feature** (of the gather crate, or the facade's `tokio`), a call on
+///   a thread inside a tokio runtime returns [`BlockOnError::InsideTokio`] at once, the way
+///   tokio's own `Runtime::block_on` panics there. tokio enters its runtime on
+///   `spawn_blocking` threads too, so use `tokio::runtime::Handle::current().block_on` there.
+/// - **Without it**, the mistake cannot be detected here. To find it in your own code, check
+///   `tokio::runtime::Handle::try_current().is_err()` before calling, or run your tests on a
+///   `current_thread` runtime, where the mistake hangs at once instead of under load. smol's
+///   and async-std's executors do not say whether a thread is theirs; calling this from
+///   their tasks blocks the worker. From any runtime's blocking pool (`spawn_blocking`,
+///   `smol::unblock`) a call is fine.
 ///
 /// # Errors
 ///
-/// [`BlockOnError::Reentrant`] when called from inside `block_on` on the same thread; the
-/// future is dropped unpolled.
+/// [`BlockOnError::Reentrant`] when called from inside `block_on` on the same thread;
+/// [`BlockOnError::InsideTokio`] (with the `tokio` feature) on a thread inside a tokio
+/// runtime. In both cases the future is dropped unpolled.
 ///
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::block_on;
+/// use asynchronously::gather::block_on;
 ///
 /// assert_eq!(block_on(async { 1 + 1 }), Ok(2));
 /// ```
 pub fn block_on<F: Future>(future: F) -> Result<F::Output, BlockOnError> {
+    #[cfg(feature = "tokio")]
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(BlockOnError::InsideTokio);
+    }
     // `enter` fails when this thread is already inside futures' executor, which is where
     // our own bridge runs too; the marker is released before `block_on` takes it again.
     drop(futures::executor::enter().map_err(|_| BlockOnError::Reentrant)?);
@@ -39,12 +56,13 @@ pub fn block_on<F: Future>(future: F) -> Result<F::Output, BlockOnError> {
 /// # Errors
 ///
 /// [`RunError::Failed`] with the first error, unchanged; [`RunError::Bridge`] if called
-/// from inside [`block_on`] (see there for the rules about async contexts).
+/// from inside [`block_on`] or (with the `tokio` feature) a tokio runtime (see [`block_on`]
+/// for the rules about async contexts).
 ///
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::run;
+/// use asynchronously::gather::run;
 ///
 /// let values = run([1, 2].map(|n| async move { Ok::<_, ()>(n) }));
 /// assert_eq!(values, Ok(vec![1, 2]));
@@ -62,12 +80,13 @@ where
 ///
 /// # Errors
 ///
-/// [`BlockOnError::Reentrant`] if called from inside [`block_on`].
+/// [`BlockOnError`] if called from inside [`block_on`] or (with the `tokio` feature) a
+/// tokio runtime; see [`block_on`].
 ///
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::run_settled;
+/// use asynchronously::gather::run_settled;
 ///
 /// assert_eq!(run_settled([1, 2].map(|n| async move { n })), Ok(vec![1, 2]));
 /// ```
@@ -95,7 +114,7 @@ where
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::run_partial;
+/// use asynchronously::gather::run_partial;
 ///
 /// use futures::future::ready;
 ///

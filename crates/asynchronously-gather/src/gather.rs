@@ -7,18 +7,20 @@ use futures::TryFuture;
 use futures::future::{IntoFuture, TryFutureExt, TryJoinAll, try_join_all};
 use pin_project::pin_project;
 
-use crate::chunked::{TryChunks, fits_one_chunk};
-use crate::join::{Join, finished};
+use crate::join::{Join, TryJoin, finished, store};
 use crate::limit::Limit;
 
 /// Runs every future concurrently and returns their values in input order, or the first
 /// error, after every other future was dropped.
 ///
 /// This is the strict gather: the first child to fail cancels (drops) all its siblings
-/// *before* its error is returned, unchanged. A wake-up polls only the woken child's chunk
-/// of at most 30 futures, so the error of the 1000th future returns as promptly as that of
-/// the first, unlike `futures::future::try_join_all` above 30 futures (which also polls all
-/// N futures on every wake-up). To run only a few at a time, use [`Limit::gather`].
+/// *before* its error is returned, unchanged. A wake-up polls only the woken child, so the
+/// error of the 100,000th future returns as promptly as that of the first. Up to 30
+/// futures it is futures' `try_join_all` itself (which polls all of them on each wake-up,
+/// the fastest choice for so few); above, `try_join_all` switches to `FuturesOrdered`,
+/// which is also wake-driven but fails late: it returns an error only once every future
+/// before it in input order has finished. To run only a few at a time, use
+/// [`Limit::gather`].
 ///
 /// # Cancel safety
 ///
@@ -32,43 +34,51 @@ use crate::limit::Limit;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::gather;
+/// use asynchronously::gather::gather;
 ///
 /// let squares = gather((1..=3).map(|n| async move { Ok::<_, String>(n * n) })).await?;
 /// assert_eq!(squares, [1, 4, 9]);
 /// # Ok::<(), String>(())
 /// # }).unwrap();
 /// ```
-pub fn gather<I>(futures: I) -> Gather<I::Item>
+pub fn gather<I>(futures: I) -> Gather<I::Item, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: TryFuture,
 {
     let futures = futures.into_iter();
-    if !fits_one_chunk(&futures) {
-        return chunked(futures);
+    if matches!(futures.size_hint().1, Some(max) if max <= SMALL) {
+        return Gather { kind: Kind::Small(try_join_all(futures)) };
     }
-    Gather { kind: Kind::Single(try_join_all(futures)) }
+    many(futures, None)
 }
+
+/// Up to this many futures (known from the iterator's size hint), a gather is futures'
+/// `try_join_all`, which keeps them inline and polls all of them on each wake-up: for so
+/// few, that beats the bookkeeping of a waker per child.
+const SMALL: usize = 30;
 
 /// Kept out of line so the small path inlines like `try_join_all` itself.
 #[cold]
 #[inline(never)]
-fn chunked<F: TryFuture>(futures: impl Iterator<Item = F>) -> Gather<F> {
-    Gather { kind: Kind::Chunked(Box::new(TryChunks::new(futures))) }
+fn many<F: TryFuture, I: Iterator<Item = F>>(futures: I, limit: Option<Limit>) -> Gather<F, I> {
+    let mut join = Join::new(futures.map(TryFutureExt::into_future as fn(F) -> IntoFuture<F>));
+    if let Some(limit) = limit {
+        join.set_limit(limit.get());
+    }
+    Gather { kind: Kind::Many(Box::new(Strict { join, values: Vec::new() })) }
 }
 
-pub(crate) fn gather_limited<I>(futures: I, limit: Limit) -> Gather<I::Item>
+pub(crate) fn gather_limited<I>(futures: I, limit: Limit) -> Gather<I::Item, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: TryFuture,
 {
-    let mut join = Join::new(futures.into_iter().map(TryFutureExt::into_future));
-    join.set_limit(limit.get());
-    Gather { kind: Kind::Limited(Box::new(Limited { join, values: Vec::new() })) }
+    many(futures.into_iter(), Some(limit))
 }
 
-/// Future returned by [`gather`] and [`Limit::gather`].
+/// Future returned by [`gather`] and [`Limit::gather`]; `I` is the iterator the futures are
+/// pulled from.
 ///
 /// # Errors
 ///
@@ -81,71 +91,62 @@ where
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops every unfinished child.
+/// Dropping it drops every unfinished child and the iterator.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[pin_project]
-pub struct Gather<F: TryFuture> {
+pub struct Gather<F: TryFuture, I = std::vec::IntoIter<F>> {
     #[pin]
-    kind: Kind<F>,
+    kind: Kind<F, I>,
 }
 
 #[pin_project(project = KindProj)]
-enum Kind<F: TryFuture> {
+enum Kind<F: TryFuture, I> {
     /// Up to 30 futures, inline in one pinned allocation, all polled on each wake-up.
-    Single(#[pin] TryJoinAll<F>),
-    /// More: chunks of 30, polled when woken. Boxed, like `Limited`, so that the common
-    /// small gather stays as small to move as `try_join_all`.
-    Chunked(Box<TryChunks<F>>),
-    /// Under a concurrency limit: one child per future, admitted as places free up.
-    Limited(Box<Limited<F>>),
+    Small(#[pin] TryJoinAll<F>),
+    /// More, or under a limit: a child per future with a waker of its own, pulled from the
+    /// iterator as places free up. Boxed so that the common small gather stays as small to
+    /// move as `try_join_all`.
+    Many(Box<Strict<F, I>>),
 }
 
-struct Limited<F: TryFuture> {
-    join: Join<IntoFuture<F>>,
+struct Strict<F: TryFuture, I> {
+    join: TryJoin<F, I>,
     values: Vec<Option<F::Ok>>,
 }
 
-impl<F: TryFuture> Future for Gather<F> {
+impl<F: TryFuture, I: Iterator<Item = F>> Future for Gather<F, I> {
     type Output = Result<Vec<F::Ok>, F::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // The large engines stay out of line, so polling a small gather costs what polling
+        // The large engine stays out of line, so polling a small gather costs what polling
         // `try_join_all` does.
         match self.project().kind.project() {
-            KindProj::Single(join) => join.poll(cx),
-            KindProj::Chunked(chunks) => poll_chunked(chunks, cx),
-            KindProj::Limited(limited) => limited.poll(cx),
+            KindProj::Small(join) => join.poll(cx),
+            KindProj::Many(strict) => strict.poll(cx),
         }
     }
 }
 
-#[inline(never)]
-fn poll_chunked<F: TryFuture>(
-    chunks: &mut TryChunks<F>,
-    cx: &Context<'_>,
-) -> Poll<Result<Vec<F::Ok>, F::Error>> {
-    chunks.poll(cx)
-}
-
-impl<F: TryFuture> Limited<F> {
+impl<F: TryFuture, I: Iterator<Item = F>> Strict<F, I> {
     #[inline(never)]
     fn poll(&mut self, cx: &Context<'_>) -> Poll<Result<Vec<F::Ok>, F::Error>> {
         let Self { join, values } = self;
-        if values.len() != join.total() {
-            values.resize_with(join.total(), || None);
-        }
         let mut pass = join.begin(cx);
+        if values.capacity() == 0 {
+            values.reserve(join.total());
+        }
         loop {
             match join.poll_next(&mut pass) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some((index, Ok(value)))) => values[index] = Some(value),
+                Poll::Ready(Some((index, Ok(value)))) => store(values, index, value),
                 Poll::Ready(Some((_, Err(error)))) => {
                     join.clear();
                     *values = Vec::new();
                     return Poll::Ready(Err(error));
                 }
                 Poll::Ready(None) => {
-                    let values = std::mem::take(values);
+                    let mut values = std::mem::take(values);
+                    values.resize_with(join.total(), || None);
                     return Poll::Ready(Ok(values.into_iter().map(finished).collect()));
                 }
             }
@@ -153,13 +154,30 @@ impl<F: TryFuture> Limited<F> {
     }
 }
 
-impl<F: TryFuture> fmt::Debug for Gather<F> {
+impl<F: TryFuture> FromIterator<F> for Gather<F> {
+    /// [`gather`] of the collected futures: `futures.into_iter().collect::<Gather<_>>()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::Gather;
+    ///
+    /// let all: Gather<_> = (1..=3).map(|n| async move { Ok::<_, ()>(n) }).collect();
+    /// assert_eq!(all.await, Ok(vec![1, 2, 3]));
+    /// # });
+    /// ```
+    fn from_iter<T: IntoIterator<Item = F>>(futures: T) -> Self {
+        gather(futures.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<F: TryFuture, I> fmt::Debug for Gather<F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("Gather");
         match &self.kind {
-            Kind::Single(_) => debug.field("engine", &"single chunk"),
-            Kind::Chunked(chunks) => debug.field("engine", chunks),
-            Kind::Limited(limited) => debug.field("engine", &limited.join),
+            Kind::Small(_) => debug.field("engine", &"small"),
+            Kind::Many(strict) => debug.field("engine", &strict.join),
         };
         debug.finish_non_exhaustive()
     }

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::hash::Hash;
+use std::iter::Map;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -34,7 +35,7 @@ use crate::limit::Limit;
 /// # futures::executor::block_on(async {
 /// use std::collections::HashMap;
 ///
-/// use asynchronously_gather::gather_keyed;
+/// use asynchronously::gather::gather_keyed;
 ///
 /// let mut jobs = HashMap::new();
 /// jobs.insert("one", futures::future::ready(Ok::<_, ()>(1)));
@@ -43,25 +44,30 @@ use crate::limit::Limit;
 /// assert_eq!(values["two"], 2);
 /// # });
 /// ```
-pub fn gather_keyed<I, K, F>(pairs: I) -> GatherKeyed<K, F>
+pub fn gather_keyed<I, K, F>(pairs: I) -> GatherKeyed<K, F, I::IntoIter>
 where
     I: IntoIterator<Item = (K, F)>,
     K: Eq + Hash,
     F: TryFuture,
 {
-    GatherKeyed { inner: gather(pairs.into_iter().map(Keyed::new)) }
+    GatherKeyed { inner: gather(pairs.into_iter().map(Keyed::new as fn((K, F)) -> Keyed<K, F>)) }
 }
 
-pub(crate) fn gather_keyed_limited<I, K, F>(pairs: I, limit: Limit) -> GatherKeyed<K, F>
+pub(crate) fn gather_keyed_limited<I, K, F>(
+    pairs: I,
+    limit: Limit,
+) -> GatherKeyed<K, F, I::IntoIter>
 where
     I: IntoIterator<Item = (K, F)>,
     K: Eq + Hash,
     F: TryFuture,
 {
-    GatherKeyed { inner: gather_limited(pairs.into_iter().map(Keyed::new), limit) }
+    let pairs = pairs.into_iter().map(Keyed::new as fn((K, F)) -> Keyed<K, F>);
+    GatherKeyed { inner: gather_limited(pairs, limit) }
 }
 
-/// Future returned by [`gather_keyed`] and [`Limit::gather_keyed`].
+/// Future returned by [`gather_keyed`] and [`Limit::gather_keyed`]; `I` is the iterator the
+/// pairs are pulled from.
 ///
 /// # Errors
 ///
@@ -77,12 +83,14 @@ where
 /// Dropping it drops every unfinished child.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[pin_project]
-pub struct GatherKeyed<K, F: TryFuture> {
+pub struct GatherKeyed<K, F: TryFuture, I = std::vec::IntoIter<(K, F)>> {
     #[pin]
-    inner: Gather<Keyed<K, F>>,
+    inner: Gather<Keyed<K, F>, KeyedPairs<K, F, I>>,
 }
 
-impl<K: Eq + Hash, F: TryFuture> Future for GatherKeyed<K, F> {
+type KeyedPairs<K, F, I> = Map<I, fn((K, F)) -> Keyed<K, F>>;
+
+impl<K: Eq + Hash, F: TryFuture, I: Iterator<Item = (K, F)>> Future for GatherKeyed<K, F, I> {
     type Output = Result<HashMap<K, F::Ok>, KeyedError<K, F::Error>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
@@ -91,9 +99,27 @@ impl<K: Eq + Hash, F: TryFuture> Future for GatherKeyed<K, F> {
     }
 }
 
-impl<K, F: TryFuture> fmt::Debug for GatherKeyed<K, F> {
+impl<K, F: TryFuture, I> fmt::Debug for GatherKeyed<K, F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatherKeyed").field("inner", &self.inner).finish()
+    }
+}
+
+impl<K: Eq + Hash, F: TryFuture> FromIterator<(K, F)> for GatherKeyed<K, F> {
+    /// [`gather_keyed`] of the collected pairs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::GatherKeyed;
+    ///
+    /// let all: GatherKeyed<_, _> = ["a", "b"].map(|k| (k, async move { Ok::<_, ()>(k.len()) })).into_iter().collect();
+    /// assert_eq!(all.await.map(|map| map["b"]), Ok(1));
+    /// # });
+    /// ```
+    fn from_iter<T: IntoIterator<Item = (K, F)>>(pairs: T) -> Self {
+        gather_keyed(pairs.into_iter().collect::<Vec<_>>())
     }
 }
 

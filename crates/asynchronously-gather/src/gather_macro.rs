@@ -19,7 +19,7 @@
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// let (n, name) = asynchronously_gather::gather!(async { Ok(1) }, async { Ok("one") }).await?;
+/// let (n, name) = asynchronously::gather::gather!(async { Ok(1) }, async { Ok("one") }).await?;
 /// assert_eq!((n, name), (1, "one"));
 /// # Ok::<(), ()>(())
 /// # }).unwrap();

@@ -4,9 +4,9 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::TryFuture;
-use futures::future::{IntoFuture, TryFutureExt};
+use futures::future::TryFutureExt;
 
-use crate::join::{Join, finished};
+use crate::join::{Join, TryJoin, finished, store};
 use crate::limit::Limit;
 
 /// Runs every future concurrently; errors the predicate accepts become per-slot values,
@@ -33,7 +33,7 @@ use crate::limit::Limit;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::gather_partial;
+/// use asynchronously::gather::gather_partial;
 ///
 /// let outputs = gather_partial(
 ///     [Ok(1), Err("timeout")].map(|result| async move { result }),
@@ -44,24 +44,21 @@ use crate::limit::Limit;
 /// # Ok::<(), &str>(())
 /// # }).unwrap();
 /// ```
-pub fn gather_partial<I, P>(futures: I, accept: P) -> GatherPartial<I::Item, P>
+pub fn gather_partial<I, P>(futures: I, accept: P) -> GatherPartial<I::Item, P, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: TryFuture,
     P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
 {
-    GatherPartial {
-        join: Join::new(futures.into_iter().map(TryFutureExt::into_future)),
-        outputs: Vec::new(),
-        accept,
-    }
+    let futures = futures.into_iter().map(TryFutureExt::into_future as fn(I::Item) -> _);
+    GatherPartial { join: Join::new(futures), outputs: Vec::new(), accept }
 }
 
 pub(crate) fn gather_partial_limited<I, P>(
     futures: I,
     accept: P,
     limit: Limit,
-) -> GatherPartial<I::Item, P>
+) -> GatherPartial<I::Item, P, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: TryFuture,
@@ -72,7 +69,8 @@ where
     gather
 }
 
-/// Future returned by [`gather_partial`] and [`Limit::gather_partial`].
+/// Future returned by [`gather_partial`] and [`Limit::gather_partial`]; `I` is the iterator
+/// the futures are pulled from.
 ///
 /// # Errors
 ///
@@ -88,27 +86,25 @@ where
 ///
 /// Dropping it drops every unfinished child.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
-pub struct GatherPartial<F: TryFuture, P> {
-    join: Join<IntoFuture<F>>,
+pub struct GatherPartial<F: TryFuture, P, I = std::vec::IntoIter<F>> {
+    join: TryJoin<F, I>,
     outputs: Vec<Option<Result<F::Ok, F::Error>>>,
     accept: P,
 }
 
 // Children are boxed and outputs are never pinned.
-impl<F: TryFuture, P> Unpin for GatherPartial<F, P> {}
+impl<F: TryFuture, P, I> Unpin for GatherPartial<F, P, I> {}
 
-impl<F, P> Future for GatherPartial<F, P>
+impl<F, P, I> Future for GatherPartial<F, P, I>
 where
     F: TryFuture,
     P: FnMut(&F::Error) -> bool,
+    I: Iterator<Item = F>,
 {
     type Output = Result<Vec<Result<F::Ok, F::Error>>, F::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if this.outputs.len() != this.join.total() {
-            this.outputs.resize_with(this.join.total(), || None);
-        }
         let mut pass = this.join.begin(cx);
         loop {
             match this.join.poll_next(&mut pass) {
@@ -118,9 +114,10 @@ where
                     this.outputs = Vec::new();
                     return Poll::Ready(Err(error));
                 }
-                Poll::Ready(Some((index, output))) => this.outputs[index] = Some(output),
+                Poll::Ready(Some((index, output))) => store(&mut this.outputs, index, output),
                 Poll::Ready(None) => {
-                    let outputs = std::mem::take(&mut this.outputs);
+                    let mut outputs = std::mem::take(&mut this.outputs);
+                    outputs.resize_with(this.join.total(), || None);
                     return Poll::Ready(Ok(outputs.into_iter().map(finished).collect()));
                 }
             }
@@ -128,7 +125,7 @@ where
     }
 }
 
-impl<F: TryFuture, P> fmt::Debug for GatherPartial<F, P> {
+impl<F: TryFuture, P, I> fmt::Debug for GatherPartial<F, P, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("GatherPartial").field("join", &self.join).finish_non_exhaustive()
     }

@@ -6,8 +6,7 @@ use std::task::{Context, Poll};
 use futures::future::{JoinAll, join_all};
 use pin_project::pin_project;
 
-use crate::chunked::{Chunks, fits_one_chunk};
-use crate::join::{Join, finished};
+use crate::join::{Join, finished, store};
 use crate::limit::Limit;
 
 /// Runs every future to completion and returns every output, in input order.
@@ -23,38 +22,51 @@ use crate::limit::Limit;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::gather_settled;
+/// use asynchronously::gather::gather_settled;
 ///
 /// let results = [Ok(3), Err("down"), Ok(1)];
 /// let outputs = gather_settled(results.map(|result| async move { result })).await;
 /// assert_eq!(outputs, [Ok(3), Err("down"), Ok(1)]);
 /// # });
 /// ```
-pub fn gather_settled<I>(futures: I) -> GatherSettled<I::Item>
+pub fn gather_settled<I>(futures: I) -> GatherSettled<I::Item, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: Future,
 {
     let futures = futures.into_iter();
-    let kind = if fits_one_chunk(&futures) {
-        Kind::Single(join_all(futures))
-    } else {
-        Kind::Chunked(Chunks::new(futures))
-    };
-    GatherSettled { kind }
+    if matches!(futures.size_hint().1, Some(max) if max <= SMALL) {
+        return GatherSettled { kind: Kind::Small(join_all(futures)) };
+    }
+    many(futures, None)
 }
 
-pub(crate) fn gather_settled_limited<I>(futures: I, limit: Limit) -> GatherSettled<I::Item>
+/// Up to this many futures, futures' `join_all` (inline, all polled on each wake-up).
+const SMALL: usize = 30;
+
+#[cold]
+#[inline(never)]
+fn many<F: Future, I: Iterator<Item = F>>(futures: I, limit: Option<Limit>) -> GatherSettled<F, I> {
+    let mut join = Join::new(futures);
+    if let Some(limit) = limit {
+        join.set_limit(limit.get());
+    }
+    GatherSettled { kind: Kind::Many(Box::new(Settled { join, outputs: Vec::new() })) }
+}
+
+pub(crate) fn gather_settled_limited<I>(
+    futures: I,
+    limit: Limit,
+) -> GatherSettled<I::Item, I::IntoIter>
 where
     I: IntoIterator,
     I::Item: Future,
 {
-    let mut join = Join::new(futures);
-    join.set_limit(limit.get());
-    GatherSettled { kind: Kind::Limited { join, outputs: Vec::new() } }
+    many(futures.into_iter(), Some(limit))
 }
 
-/// Future returned by [`gather_settled`] and [`Limit::gather_settled`].
+/// Future returned by [`gather_settled`] and [`Limit::gather_settled`]; `I` is the iterator
+/// the futures are pulled from.
 ///
 /// # Panics
 ///
@@ -63,55 +75,82 @@ where
 ///
 /// # Cancel safety
 ///
-/// Dropping it drops every unfinished child.
+/// Dropping it drops every unfinished child and the iterator.
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 #[pin_project]
-pub struct GatherSettled<F: Future> {
+pub struct GatherSettled<F: Future, I = std::vec::IntoIter<F>> {
     #[pin]
-    kind: Kind<F>,
+    kind: Kind<F, I>,
 }
 
 #[pin_project(project = KindProj)]
-enum Kind<F: Future> {
-    Single(#[pin] JoinAll<F>),
-    Chunked(Chunks<F>),
-    Limited { join: Join<F>, outputs: Vec<Option<F::Output>> },
+enum Kind<F: Future, I> {
+    Small(#[pin] JoinAll<F>),
+    Many(Box<Settled<F, I>>),
 }
 
-impl<F: Future> Future for GatherSettled<F> {
+struct Settled<F: Future, I> {
+    join: Join<F, I>,
+    outputs: Vec<Option<F::Output>>,
+}
+
+impl<F: Future, I: Iterator<Item = F>> Future for GatherSettled<F, I> {
     type Output = Vec<F::Output>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Single(join) => join.poll(cx),
-            KindProj::Chunked(chunks) => chunks.poll(cx),
-            KindProj::Limited { join, outputs } => {
-                if outputs.len() != join.total() {
+            KindProj::Small(join) => join.poll(cx),
+            KindProj::Many(settled) => settled.poll(cx),
+        }
+    }
+}
+
+impl<F: Future, I: Iterator<Item = F>> Settled<F, I> {
+    #[inline(never)]
+    fn poll(&mut self, cx: &Context<'_>) -> Poll<Vec<F::Output>> {
+        let Self { join, outputs } = self;
+        let mut pass = join.begin(cx);
+        if outputs.capacity() == 0 {
+            outputs.reserve(join.total());
+        }
+        loop {
+            match join.poll_next(&mut pass) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some((index, output))) => store(outputs, index, output),
+                Poll::Ready(None) => {
+                    let mut outputs = std::mem::take(outputs);
                     outputs.resize_with(join.total(), || None);
-                }
-                let mut pass = join.begin(cx);
-                loop {
-                    match join.poll_next(&mut pass) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(Some((index, output))) => outputs[index] = Some(output),
-                        Poll::Ready(None) => {
-                            let outputs = std::mem::take(outputs);
-                            return Poll::Ready(outputs.into_iter().map(finished).collect());
-                        }
-                    }
+                    return Poll::Ready(outputs.into_iter().map(finished).collect());
                 }
             }
         }
     }
 }
 
-impl<F: Future> fmt::Debug for GatherSettled<F> {
+impl<F: Future> FromIterator<F> for GatherSettled<F> {
+    /// [`gather_settled`] of the collected futures.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::GatherSettled;
+    ///
+    /// let all: GatherSettled<_> = (1..=3).map(|n| async move { n }).collect();
+    /// assert_eq!(all.await, [1, 2, 3]);
+    /// # });
+    /// ```
+    fn from_iter<T: IntoIterator<Item = F>>(futures: T) -> Self {
+        gather_settled(futures.into_iter().collect::<Vec<_>>())
+    }
+}
+
+impl<F: Future, I> fmt::Debug for GatherSettled<F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut debug = f.debug_struct("GatherSettled");
         match &self.kind {
-            Kind::Single(_) => debug.field("engine", &"single chunk"),
-            Kind::Chunked(chunks) => debug.field("engine", chunks),
-            Kind::Limited { join, .. } => debug.field("engine", join),
+            Kind::Small(_) => debug.field("engine", &"small"),
+            Kind::Many(settled) => debug.field("engine", &settled.join),
         };
         debug.finish_non_exhaustive()
     }

@@ -1,10 +1,13 @@
-//! Admission of a fixed list of futures into [`Children`], under an optional concurrency limit.
+//! Admission of futures from an iterator into [`Children`], under an optional concurrency
+//! limit: the iterator is pulled only as places free up.
 
 use std::fmt;
 use std::future::Future;
+use std::iter::Map;
 use std::num::NonZeroUsize;
 use std::task::{Context, Poll};
-use std::vec;
+
+use futures::future::IntoFuture;
 
 use crate::children::{Children, Pass};
 
@@ -16,93 +19,139 @@ pub(crate) fn finished<T>(output: Option<T>) -> T {
     output.expect("a child of this join panicked in an earlier poll; drop the join instead of polling it again")
 }
 
-/// A fixed list of futures run as children, at most `limit` at a time, keyed by input index.
-pub(crate) struct Join<F: Future> {
+/// Stores `value` at `index`, growing `outputs` as the source is pulled.
+pub(crate) fn store<T>(outputs: &mut Vec<Option<T>>, index: usize, value: T) {
+    if index >= outputs.len() {
+        outputs.resize_with(index + 1, || None);
+    }
+    outputs[index] = Some(value);
+}
+
+/// A join of fallible futures, each turned into a future of its `Result`.
+pub(crate) type TryJoin<F, I> = Join<IntoFuture<F>, Map<I, fn(F) -> IntoFuture<F>>>;
+
+/// Futures pulled from an iterator and run as children, at most `limit` at a time, keyed by
+/// the order they were pulled in.
+pub(crate) struct Join<F: Future, I> {
     children: Children<F>,
-    backlog: vec::IntoIter<F>,
+    /// `None` once the iterator returned `None` (or the join was cleared).
+    source: Option<I>,
     next_key: usize,
-    total: usize,
     limit: usize,
 }
 
-impl<F: Future> Join<F> {
-    pub(crate) fn new(futures: impl IntoIterator<Item = F>) -> Self {
-        let backlog: Vec<F> = futures.into_iter().collect();
-        let total = backlog.len();
+impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
+    pub(crate) fn new(futures: impl IntoIterator<IntoIter = I>) -> Self {
         Self {
             children: Children::with_capacity(0),
-            backlog: backlog.into_iter(),
+            source: Some(futures.into_iter()),
             next_key: 0,
-            total,
             limit: usize::MAX,
         }
     }
 
-    /// How many futures were given.
+    /// A join with no source: children come from [`push`](Join::push) only.
+    pub(crate) fn empty() -> Self {
+        Self { children: Children::with_capacity(0), source: None, next_key: 0, limit: usize::MAX }
+    }
+
+    /// How many futures were pulled (or pushed) so far.
     pub(crate) fn total(&self) -> usize {
-        self.total
+        self.next_key
     }
 
     pub(crate) fn set_limit(&mut self, limit: NonZeroUsize) {
         self.limit = limit.get();
     }
 
+    /// Adds a future past the limit's accounting: it runs at once, with the next key.
+    pub(crate) fn push(&mut self, future: F) {
+        self.children.push(self.next_key, Box::pin(future));
+        self.next_key += 1;
+    }
+
     /// Starts one poll of the owner, admitting children up to the limit.
     pub(crate) fn begin(&mut self, cx: &Context<'_>) -> Pass {
-        if self.next_key == 0 && self.total > 0 {
-            let admit = self.limit.min(self.total);
-            self.children.reserve(admit);
-            if admit < self.total {
-                self.children.reuse_slots();
+        if self.next_key == 0 {
+            if let Some(source) = &self.source {
+                // An endless iterator hints `usize::MAX`: reserve no more than a sane batch.
+                let hint = source.size_hint().0.min(self.limit).min(1 << 20);
+                self.children.reserve(hint);
             }
         }
-        while self.children.len() < self.limit {
-            if !self.admit_one() {
-                break;
-            }
-        }
+        while self.children.len() < self.limit && self.admit_one() {}
         self.children.begin(cx)
     }
 
     fn admit_one(&mut self) -> bool {
-        match self.backlog.next() {
+        let Some(source) = &mut self.source else { return false };
+        match source.next() {
             Some(future) => {
-                self.children.push(self.next_key, Box::pin(future));
-                self.next_key += 1;
+                self.push(future);
                 true
             }
-            None => false,
+            None => {
+                self.source = None;
+                false
+            }
         }
     }
 
-    /// The next finished child (input index and output), `Ready(None)` once all finished.
+    /// The next finished child (its key and output), `Ready(None)` once the source is
+    /// exhausted and every child finished.
     pub(crate) fn poll_next(&mut self, pass: &mut Pass) -> Poll<Option<(usize, F::Output)>> {
-        let done = self.children.poll_next(pass);
-        if let Poll::Ready(Some(_)) = done {
-            // A freed place goes to the next waiting future, polled within this pass.
-            self.admit_one();
+        loop {
+            match self.children.poll_next(pass) {
+                Poll::Ready(Some(done)) => {
+                    // A freed place goes to the next waiting future, polled within this pass.
+                    if self.children.len() < self.limit {
+                        self.admit_one();
+                    }
+                    return Poll::Ready(Some(done));
+                }
+                // Every child finished, but the source may still hold futures (a limit of
+                // children that all finished at once in a pass that admitted no more).
+                Poll::Ready(None) if self.admit_one() => {}
+                other => return other,
+            }
         }
-        done
     }
 
-    /// Drops every running and waiting future.
+    /// Drops every running future and the source.
     pub(crate) fn clear(&mut self) {
         self.children.clear();
-        self.backlog = Vec::new().into_iter();
+        self.source = None;
     }
 
-    /// Children not finished yet, running or waiting.
-    pub(crate) fn remaining(&self) -> usize {
-        self.children.len() + self.backlog.len()
+    /// Children running now.
+    pub(crate) fn running(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Whether the source has been exhausted (no future waits to be admitted).
+    pub(crate) fn source_done(&self) -> bool {
+        self.source.is_none()
+    }
+
+    /// Bounds on the children not finished yet, running or waiting in the source.
+    pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
+        let running = self.children.len();
+        match &self.source {
+            None => (running, Some(running)),
+            Some(source) => {
+                let (low, high) = source.size_hint();
+                (running.saturating_add(low), high.and_then(|high| high.checked_add(running)))
+            }
+        }
     }
 }
 
-impl<F: Future> fmt::Debug for Join<F> {
+impl<F: Future, I> fmt::Debug for Join<F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Join")
-            .field("total", &self.total)
+            .field("started", &self.next_key)
             .field("running", &self.children.len())
-            .field("waiting", &self.backlog.len())
+            .field("source_done", &self.source.is_none())
             .finish()
     }
 }

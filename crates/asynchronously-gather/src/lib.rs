@@ -10,7 +10,7 @@
 //!
 //! ```
 //! # futures::executor::block_on(async {
-//! use asynchronously_gather::{gather, gather_keyed, race};
+//! use asynchronously::gather::{gather, gather_keyed, race};
 //!
 //! let sizes = gather(["a", "bb", "ccc"].map(|s| async move { Ok::<_, String>(s.len()) })).await?;
 //! assert_eq!(sizes, [1, 2, 3]);
@@ -33,8 +33,9 @@
 //! same joins with at most N children at a time.
 //!
 //! **Races.** [`race`] returns the first future to finish, value or error; [`race_ok`] keeps
-//! going past errors until a success and returns the errors seen before it. Racing nothing is
-//! [`RaceError::Empty`], not a hang. [`as_completed`] is a stream of outputs in completion
+//! going past errors until a success and returns the errors seen before it, and
+//! [`race_ok_if`] goes past only the errors a predicate accepts. Racing nothing is
+//! [`RaceError::Empty`] (or [`RaceOkError::Empty`]), not a hang. [`as_completed`] is a stream of outputs in completion
 //! order; dropping it cancels the rest.
 //!
 //! **Task groups.** [`TaskGroup::run`] drives a body and children added through a
@@ -48,10 +49,14 @@
 //! run futures from synchronous code; a nested call is [`BlockOnError::Reentrant`], not a
 //! deadlock.
 //!
-//! **Engine.** Children are polled only when woken: each wake-up costs the woken child, not a
-//! poll of all N (which makes `futures::future::try_join_all` quadratic above 30 futures).
-//! The crate forbids `unsafe`, so futures are kept inline in chunks of 30 by futures' own
-//! small join, and the chunks are what the engine wakes.
+//! **Engine.** Children are polled only when woken, and a wake-up costs the woken child
+//! alone, at any N: each child has a waker of its own from its first poll, which queues just
+//! that child. Up to 30 futures, [`gather()`] and [`gather_settled`] are futures' own
+//! `try_join_all`/`join_all`, which keep the futures inline and poll all of them on each
+//! wake-up: for so few, measurably faster than a waker per child. Iterators are pulled
+//! lazily, as places free up under a [`Limit`], and a finished child's memory is released
+//! at once; [`AsCompleted`] is also a set that grows with
+//! [`push`](AsCompleted::push), like futures' `FuturesUnordered`.
 //!
 //! # When not to use this crate
 //!
@@ -80,7 +85,7 @@
 mod as_completed;
 mod block_on;
 mod children;
-mod chunked;
+mod control;
 mod error;
 mod gather;
 mod gather_keyed;
@@ -97,13 +102,17 @@ mod task_handle;
 
 pub use crate::as_completed::{AsCompleted, as_completed};
 pub use crate::block_on::{block_on, run, run_partial, run_settled};
-pub use crate::error::{BlockOnError, GroupError, KeyedError, RaceError, RunError, TaskError};
+pub use crate::control::{CancelToken, GroupHandle};
+pub use crate::error::{
+    BlockOnError, Failure, GroupError, KeyedError, RaceError, RaceOkError, RunError, SpawnError,
+    TaskError,
+};
 pub use crate::gather::{Gather, gather};
 pub use crate::gather_keyed::{GatherKeyed, gather_keyed};
 pub use crate::gather_partial::{GatherPartial, gather_partial};
 pub use crate::gather_settled::{GatherSettled, gather_settled};
 pub use crate::limit::{Limit, LimitError};
-pub use crate::race::{Race, RaceOk, race, race_ok};
+pub use crate::race::{Race, RaceOk, RaceOkIf, race, race_ok, race_ok_if};
 pub use crate::spawner::Spawner;
 pub use crate::sync_scope::{SyncScope, SyncScopeError};
 pub use crate::task_group::{ErrorMode, ExitMode, GroupOutcome, Run, TaskGroup};

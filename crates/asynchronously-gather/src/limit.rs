@@ -16,12 +16,12 @@ use futures::TryFuture;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::Limit;
+/// use asynchronously::gather::Limit;
 ///
 /// let limit = Limit::new(2)?;
 /// let all = limit.gather((0..10).map(|n| async move { Ok::<_, ()>(n) })).await;
 /// assert_eq!(all, Ok((0..10).collect()));
-/// # Ok::<(), asynchronously_gather::LimitError>(())
+/// # Ok::<(), asynchronously::gather::LimitError>(())
 /// # }).unwrap();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct Limit(NonZeroUsize);
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::{Limit, LimitError};
+/// use asynchronously::gather::{Limit, LimitError};
 ///
 /// assert_eq!(Limit::new(0), Err(LimitError::Zero));
 /// ```
@@ -54,7 +54,7 @@ impl Limit {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_gather::Limit;
+    /// use asynchronously::gather::Limit;
     ///
     /// assert_eq!(Limit::new(4).map(|limit| limit.get().get()), Ok(4));
     /// ```
@@ -69,7 +69,7 @@ impl Limit {
     /// ```
     /// use std::num::NonZeroUsize;
     ///
-    /// use asynchronously_gather::Limit;
+    /// use asynchronously::gather::Limit;
     ///
     /// let limit = Limit::from(NonZeroUsize::MIN);
     /// assert_eq!(limit.get(), NonZeroUsize::MIN);
@@ -83,7 +83,7 @@ impl Limit {
     /// # Examples
     ///
     /// See [`Limit`].
-    pub fn gather<I>(self, futures: I) -> crate::Gather<I::Item>
+    pub fn gather<I>(self, futures: I) -> crate::Gather<I::Item, I::IntoIter>
     where
         I: IntoIterator,
         I::Item: TryFuture,
@@ -97,15 +97,15 @@ impl Limit {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_gather::Limit;
+    /// use asynchronously::gather::Limit;
     ///
     /// let pairs = (0..5).map(|n| (n, async move { Ok::<_, ()>(n * 10) }));
     /// let values = Limit::new(2)?.gather_keyed(pairs).await.unwrap();
     /// assert_eq!(values[&4], 40);
-    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
     /// # }).unwrap();
     /// ```
-    pub fn gather_keyed<I, K, F>(self, pairs: I) -> crate::GatherKeyed<K, F>
+    pub fn gather_keyed<I, K, F>(self, pairs: I) -> crate::GatherKeyed<K, F, I::IntoIter>
     where
         I: IntoIterator<Item = (K, F)>,
         K: Eq + Hash,
@@ -120,14 +120,14 @@ impl Limit {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_gather::Limit;
+    /// use asynchronously::gather::Limit;
     ///
     /// let outputs = Limit::new(1)?.gather_settled([1, 2].map(|n| async move { n })).await;
     /// assert_eq!(outputs, [1, 2]);
-    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
     /// # }).unwrap();
     /// ```
-    pub fn gather_settled<I>(self, futures: I) -> crate::GatherSettled<I::Item>
+    pub fn gather_settled<I>(self, futures: I) -> crate::GatherSettled<I::Item, I::IntoIter>
     where
         I: IntoIterator,
         I::Item: Future,
@@ -141,15 +141,19 @@ impl Limit {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_gather::Limit;
+    /// use asynchronously::gather::Limit;
     ///
     /// let futures = [Err("busy"), Ok(2)].map(|result| async move { result });
     /// let outputs = Limit::new(1)?.gather_partial(futures, |e: &&str| *e == "busy").await;
     /// assert_eq!(outputs, Ok(vec![Err("busy"), Ok(2)]));
-    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
     /// # }).unwrap();
     /// ```
-    pub fn gather_partial<I, P>(self, futures: I, accept: P) -> crate::GatherPartial<I::Item, P>
+    pub fn gather_partial<I, P>(
+        self,
+        futures: I,
+        accept: P,
+    ) -> crate::GatherPartial<I::Item, P, I::IntoIter>
     where
         I: IntoIterator,
         I::Item: TryFuture,
@@ -164,15 +168,15 @@ impl Limit {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_gather::Limit;
+    /// use asynchronously::gather::Limit;
     /// use futures::StreamExt;
     ///
     /// let stream = Limit::new(1)?.as_completed(['a', 'b'].map(|c| async move { c }));
     /// assert_eq!(stream.collect::<Vec<_>>().await, [(0, 'a'), (1, 'b')]);
-    /// # Ok::<(), asynchronously_gather::LimitError>(())
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
     /// # }).unwrap();
     /// ```
-    pub fn as_completed<I>(self, futures: I) -> crate::AsCompleted<I::Item>
+    pub fn as_completed<I>(self, futures: I) -> crate::AsCompleted<I::Item, I::IntoIter>
     where
         I: IntoIterator,
         I::Item: Future,

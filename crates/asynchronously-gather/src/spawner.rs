@@ -7,8 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use futures::FutureExt;
-use futures::task::AtomicWaker;
+use futures::future::{AbortHandle, Abortable, Aborted};
 
+use crate::SpawnError;
+use crate::control::{CancelToken, Control};
 use crate::task_handle::{FailureSlot, Slot, TaskHandle};
 
 /// Adds children to a [`TaskGroup`](crate::TaskGroup), before or while it runs; cloneable
@@ -20,7 +22,7 @@ use crate::task_handle::{FailureSlot, Slot, TaskHandle};
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::TaskGroup;
+/// use asynchronously::gather::TaskGroup;
 ///
 /// let group = TaskGroup::<()>::new();
 /// let spawner = group.spawner();
@@ -44,6 +46,8 @@ pub(crate) type BoxedChild<'a, E> = Pin<Box<dyn Future<Output = Exit<'a, E>> + S
 /// How a child ended.
 pub(crate) enum Exit<'a, E> {
     Succeeded,
+    /// Aborted through its handle.
+    Aborted,
     Failed(E, Arc<dyn FailureSlot<E> + 'a>),
     Panicked(Box<dyn Any + Send>, Arc<dyn FailureSlot<E> + 'a>),
 }
@@ -51,7 +55,7 @@ pub(crate) enum Exit<'a, E> {
 /// What the spawners share with the group.
 pub(crate) struct Shared<'a, E> {
     pub(crate) incoming: Mutex<Incoming<'a, E>>,
-    pub(crate) waker: AtomicWaker,
+    pub(crate) control: Arc<Control>,
     /// Children spawned and not yet ended.
     pub(crate) active: AtomicUsize,
 }
@@ -66,7 +70,7 @@ impl<'a, E> Shared<'a, E> {
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             incoming: Mutex::new(Incoming { children: Vec::new(), closed: false }),
-            waker: AtomicWaker::new(),
+            control: Control::new(),
             active: AtomicUsize::new(0),
         })
     }
@@ -97,7 +101,8 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
     /// Adds a child to the group and returns its handle.
     ///
     /// The child starts on the group's next poll. If the group has already ended, the
-    /// child is dropped at once and its handle yields [`TaskError::Cancelled`](crate::TaskError::Cancelled).
+    /// child is dropped at once and its handle yields [`TaskError::Cancelled`](crate::TaskError::Cancelled);
+    /// use [`try_spawn`](Spawner::try_spawn) to hear about that as an error.
     ///
     /// # Examples
     ///
@@ -107,21 +112,78 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
         F: Future<Output = Result<T, E>> + Send + 'a,
         T: Send + 'a,
     {
-        let (handle, slot) = TaskHandle::new();
+        match self.add(future) {
+            Ok(handle) | Err((handle, SpawnError::Ended)) => handle,
+        }
+    }
+
+    /// Adds a child like [`spawn`](Spawner::spawn), or fails if the group has ended (the
+    /// future is then dropped, unpolled).
+    ///
+    /// # Errors
+    ///
+    /// [`SpawnError::Ended`] if the group has ended or was dropped.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::{SpawnError, TaskGroup};
+    ///
+    /// let group = TaskGroup::<()>::new();
+    /// let spawner = group.spawner();
+    /// group.run(async {}).await.unwrap();
+    /// assert!(matches!(spawner.try_spawn(async { Ok(1) }), Err(SpawnError::Ended)));
+    /// # });
+    /// ```
+    pub fn try_spawn<T, F>(&self, future: F) -> Result<TaskHandle<T, E>, SpawnError>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'a,
+        T: Send + 'a,
+    {
+        self.add(future).map_err(|(_, error)| error)
+    }
+
+    /// The token the group cancels when it is shut down through a
+    /// [`GroupHandle`](crate::GroupHandle), for children to await.
+    ///
+    /// # Examples
+    ///
+    /// See [`TaskGroup::grace`](crate::TaskGroup::grace).
+    pub fn token(&self) -> CancelToken {
+        CancelToken::new(Arc::clone(&self.shared.control))
+    }
+
+    fn add<T, F>(&self, future: F) -> Result<TaskHandle<T, E>, (TaskHandle<T, E>, SpawnError)>
+    where
+        F: Future<Output = Result<T, E>> + Send + 'a,
+        T: Send + 'a,
+    {
+        let (abort, registration) = AbortHandle::new_pair();
+        let (handle, slot) = TaskHandle::new(abort);
         let guard = ChildGuard { slot, shared: Arc::clone(&self.shared), ended: false };
         self.shared.active.fetch_add(1, Ordering::Relaxed);
         let child: BoxedChild<'a, E> = Box::pin(async move {
             let mut guard = guard;
             // The group decides what a panic means (contained or resumed), so catch it here.
+            let future = Abortable::new(future, registration);
             let output = AssertUnwindSafe(future).catch_unwind().await;
-            guard.ended = true;
             match output {
-                Ok(Ok(value)) => {
+                Ok(Ok(Ok(value))) => {
+                    guard.ended = true;
                     guard.slot.succeed(value);
                     Exit::Succeeded
                 }
-                Ok(Err(error)) => Exit::Failed(error, guard.slot.clone()),
-                Err(payload) => Exit::Panicked(payload, guard.slot.clone()),
+                Ok(Ok(Err(error))) => {
+                    guard.ended = true;
+                    Exit::Failed(error, guard.slot.clone())
+                }
+                // The guard, dropped unended with this future, marks the handle cancelled.
+                Ok(Err(Aborted)) => Exit::Aborted,
+                Err(payload) => {
+                    guard.ended = true;
+                    Exit::Panicked(payload, guard.slot.clone())
+                }
             }
         });
         let rejected = {
@@ -133,10 +195,11 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
                 None
             }
         };
+        let ended = rejected.is_some();
         // Dropped outside the lock: the child's guard marks the handle cancelled.
         drop(rejected);
-        self.shared.waker.wake();
-        handle
+        self.shared.control.group.wake();
+        if ended { Err((handle, SpawnError::Ended)) } else { Ok(handle) }
     }
 
     /// Children spawned and not yet ended (finished, failed or cancelled).
@@ -145,7 +208,7 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_gather::TaskGroup;
+    /// use asynchronously::gather::TaskGroup;
     ///
     /// let group = TaskGroup::<()>::new();
     /// let spawner = group.spawner();

@@ -1,6 +1,8 @@
 use std::fmt;
 use std::future::Future;
 
+use asynchronously_time::{Clock, RealClock};
+
 use crate::{BlockOnError, GroupError, GroupOutcome, Spawner, TaskGroup, TaskHandle, block_on};
 
 /// A task group for synchronous code: add futures, then [`finish`](SyncScope::finish) runs
@@ -13,7 +15,7 @@ use crate::{BlockOnError, GroupError, GroupOutcome, Spawner, TaskGroup, TaskHand
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::SyncScope;
+/// use asynchronously::gather::SyncScope;
 ///
 /// let names = vec!["a", "b"];
 /// let scope = SyncScope::<()>::new();
@@ -22,11 +24,11 @@ use crate::{BlockOnError, GroupError, GroupOutcome, Spawner, TaskGroup, TaskHand
 /// scope.finish()?;
 /// assert_eq!(first.try_take(), Some(Ok("A".to_owned())));
 /// assert_eq!(second.try_take(), Some(Ok(1)));
-/// # Ok::<(), asynchronously_gather::SyncScopeError<()>>(())
+/// # Ok::<(), asynchronously::gather::SyncScopeError<()>>(())
 /// ```
 #[must_use = "the children run only when the scope is finished"]
-pub struct SyncScope<'a, E> {
-    group: TaskGroup<'a, E>,
+pub struct SyncScope<'a, E, C: Clock = RealClock> {
+    group: TaskGroup<'a, E, C>,
     spawner: Spawner<'a, E>,
 }
 
@@ -35,7 +37,7 @@ pub struct SyncScope<'a, E> {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::{GroupError, SyncScope, SyncScopeError};
+/// use asynchronously::gather::{GroupError, SyncScope, SyncScopeError};
 ///
 /// let scope = SyncScope::new();
 /// drop(scope.spawn(async { Err::<(), _>("down") }));
@@ -61,19 +63,22 @@ impl<'a, E: Send + 'a> SyncScope<'a, E> {
     pub fn new() -> Self {
         Self::with_group(TaskGroup::new())
     }
+}
 
-    /// A scope running its children in `group`, with that group's modes and timeout.
+impl<'a, E: Send + 'a, C: Clock> SyncScope<'a, E, C> {
+    /// A scope running its children in `group`, with that group's modes, timeout and clock
+    /// (any [`Clock`]).
     ///
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_gather::{ErrorMode, SyncScope, TaskGroup};
+    /// use asynchronously::gather::{ErrorMode, SyncScope, TaskGroup};
     ///
     /// let scope = SyncScope::with_group(TaskGroup::new().error_mode(ErrorMode::KeepGoing));
     /// drop(scope.spawn(async { Err::<(), _>("lost") }));
     /// assert_eq!(scope.finish().map(|outcome| outcome.unhandled), Ok(vec!["lost"]));
     /// ```
-    pub fn with_group(group: TaskGroup<'a, E>) -> Self {
+    pub fn with_group(group: TaskGroup<'a, E, C>) -> Self {
         Self { spawner: group.spawner(), group }
     }
 
@@ -95,7 +100,7 @@ impl<'a, E: Send + 'a> SyncScope<'a, E> {
     /// # Examples
     ///
     /// ```
-    /// use asynchronously_gather::SyncScope;
+    /// use asynchronously::gather::SyncScope;
     ///
     /// let scope = SyncScope::<()>::new();
     /// let spawner = scope.spawner();
@@ -103,7 +108,7 @@ impl<'a, E: Send + 'a> SyncScope<'a, E> {
     /// scope.finish()?;
     /// let mut inner = outer.try_take().and_then(Result::ok).expect("the outer child succeeded");
     /// assert_eq!(inner.try_take(), Some(Ok(2)));
-    /// # Ok::<(), asynchronously_gather::SyncScopeError<()>>(())
+    /// # Ok::<(), asynchronously::gather::SyncScopeError<()>>(())
     /// ```
     pub fn spawner(&self) -> Spawner<'a, E> {
         self.spawner.clone()
@@ -138,7 +143,7 @@ impl<'a, E: Send + 'a> Default for SyncScope<'a, E> {
     }
 }
 
-impl<E> fmt::Debug for SyncScope<'_, E> {
+impl<E, C: Clock> fmt::Debug for SyncScope<'_, E, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SyncScope").field("spawner", &self.spawner).finish_non_exhaustive()
     }

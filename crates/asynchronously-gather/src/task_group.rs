@@ -9,10 +9,11 @@ use std::time::Duration;
 use asynchronously_time::{Clock, RealClock};
 use pin_project::{pin_project, pinned_drop};
 
-use crate::GroupError;
 use crate::children::Children;
+use crate::control::{CancelToken, GroupHandle};
 use crate::spawner::{Exit, Shared, Spawner};
 use crate::task_handle::FailureSlot;
+use crate::{Failure, GroupError};
 
 /// A group of child futures driven together as one future, with a body that adds children
 /// while it runs; nothing is spawned on a runtime.
@@ -23,25 +24,32 @@ use crate::task_handle::FailureSlot;
 ///
 /// - [`ErrorMode::CancelOthers`] (default, aiotools `TaskGroup`): the first child failure
 ///   drops the body and every other child and is returned as [`GroupError::Failed`].
-/// - [`ErrorMode::KeepGoing`] (aiotools `TaskScope`/`Supervisor`): a failure goes to the
-///   child's handle; if the handle was dropped, or nobody read the failure by the time the
-///   group exits, it goes to the [`on_error`](TaskGroup::on_error) handler or, without one,
-///   into [`GroupOutcome::unhandled`]. A panicking child is contained: its handle yields
-///   [`TaskError::Panicked`](crate::TaskError::Panicked) and the message is listed in
-///   [`GroupOutcome::panicked`].
+/// - [`ErrorMode::KeepGoing`] (aiotools `TaskScope`): a failure goes to the child's
+///   handle; if the handle was dropped, or nobody read the failure by the time the group
+///   exits, it goes to the [`on_error`](TaskGroup::on_error) or
+///   [`on_failure`](TaskGroup::on_failure) handler or, without one, into
+///   [`GroupOutcome::unhandled`]. A panicking child is contained: its handle yields
+///   [`TaskError::Panicked`](crate::TaskError::Panicked) and the message goes to the
+///   `on_failure` handler, or else is listed in [`GroupOutcome::panicked`].
+/// - [`ErrorMode::Ignore`] (the seed's `Supervisor`): failures and panics go to the child's
+///   handle if it still exists, and are otherwise discarded; nothing is reported at exit.
 /// - [`ExitMode::Wait`] (default): once the body finished, wait for every child.
 ///   [`ExitMode::Cancel`]: drop the unfinished children when the body finishes.
 /// - [`timeout`](TaskGroup::timeout), measured on the group's [`Clock`]: on expiry the body
 ///   and all children are dropped and [`GroupError::TimedOut`] is returned.
+/// - Shutdown from anywhere through a [`GroupHandle`] ([`handle`](TaskGroup::handle)): the
+///   group's [`CancelToken`] is cancelled, the body and children get the
+///   [`grace`](TaskGroup::grace) period to finish, then the rest is dropped.
+/// - A child can be cancelled alone with [`TaskHandle::abort`](crate::TaskHandle::abort).
 ///
 /// A finished child is dropped at once, and its place is reused, so a long-lived group holds
-/// only its unfinished children.
+/// only its unfinished children; with a handler, nothing is kept for a child that ended.
 ///
 /// # Examples
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::{ErrorMode, TaskGroup};
+/// use asynchronously::gather::{ErrorMode, TaskGroup};
 ///
 /// let group = TaskGroup::new().error_mode(ErrorMode::KeepGoing);
 /// let spawner = group.spawner();
@@ -57,9 +65,31 @@ pub struct TaskGroup<'a, E, C: Clock = RealClock> {
     shared: Closer<'a, E>,
     error_mode: ErrorMode,
     exit_mode: ExitMode,
-    handler: Option<Box<dyn FnMut(E) + Send + 'a>>,
+    handler: Option<Handler<'a, E>>,
     timeout: Option<Duration>,
+    grace: Duration,
+    /// Why the settings contradict each other, if they do: `run` then fails at once.
+    conflict: Option<&'static str>,
+    /// Whether `error_mode` was called (so `on_error` does not silently override it).
+    mode_set: bool,
     clock: C,
+}
+
+/// Where failures nobody consumed go.
+enum Handler<'a, E> {
+    /// Errors only (`on_error`); panics are listed in the outcome.
+    Errors(Box<dyn FnMut(E) + Send + 'a>),
+    /// Errors and panics (`on_failure`).
+    Failures(Box<dyn FnMut(Failure<E>) + Send + 'a>),
+}
+
+impl<E> Handler<'_, E> {
+    fn error(&mut self, error: E) {
+        match self {
+            Handler::Errors(handler) => handler(error),
+            Handler::Failures(handler) => handler(Failure::Error(error)),
+        }
+    }
 }
 
 /// What a [`TaskGroup`] does when a child fails.
@@ -67,7 +97,7 @@ pub struct TaskGroup<'a, E, C: Clock = RealClock> {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::{ErrorMode, TaskGroup};
+/// use asynchronously::gather::{ErrorMode, TaskGroup};
 ///
 /// let _group = TaskGroup::<()>::new().error_mode(ErrorMode::KeepGoing);
 /// ```
@@ -78,8 +108,12 @@ pub enum ErrorMode {
     #[default]
     CancelOthers,
     /// Keep going; the failure goes to the child's handle, else to the handler or the
-    /// outcome (aiotools `TaskScope`, `Supervisor`).
+    /// outcome (aiotools `TaskScope`).
     KeepGoing,
+    /// Keep going; the failure goes to the child's handle if it still exists, and is
+    /// otherwise discarded, like a panic (the seed's `Supervisor`). Nothing is reported at
+    /// exit, so no handler can be set.
+    Ignore,
 }
 
 /// What a [`TaskGroup`] does with unfinished children when its body finishes.
@@ -87,7 +121,7 @@ pub enum ErrorMode {
 /// # Examples
 ///
 /// ```
-/// use asynchronously_gather::{ExitMode, TaskGroup};
+/// use asynchronously::gather::{ExitMode, TaskGroup};
 ///
 /// let _group = TaskGroup::<()>::new().exit_mode(ExitMode::Cancel);
 /// ```
@@ -108,7 +142,7 @@ pub enum ExitMode {
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::TaskGroup;
+/// use asynchronously::gather::TaskGroup;
 ///
 /// let outcome = TaskGroup::<()>::new().run(async { "body" }).await.unwrap();
 /// assert_eq!((outcome.value, outcome.cancelled), ("body", 0));
@@ -126,7 +160,8 @@ pub struct GroupOutcome<T, E> {
     /// Messages of the children that panicked under [`ErrorMode::KeepGoing`], which contains
     /// panics (their handles yield [`TaskError::Panicked`](crate::TaskError::Panicked)).
     pub panicked: Vec<String>,
-    /// Children dropped unfinished at exit ([`ExitMode::Cancel`]).
+    /// Children dropped unfinished: at exit ([`ExitMode::Cancel`]), after a shutdown's grace
+    /// period, or aborted through their handles.
     pub cancelled: usize,
 }
 
@@ -144,6 +179,9 @@ impl<'a, E: Send + 'a> TaskGroup<'a, E> {
             exit_mode: ExitMode::default(),
             handler: None,
             timeout: None,
+            grace: Duration::ZERO,
+            conflict: None,
+            mode_set: false,
             clock: RealClock,
         }
     }
@@ -165,13 +203,50 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
         Spawner::new(Arc::clone(&self.shared.0))
     }
 
-    /// Sets what happens when a child fails.
+    /// A handle to shut the group down from anywhere (see [`GroupHandle`]).
     ///
     /// # Examples
     ///
-    /// See [`ErrorMode`].
+    /// See [`GroupHandle`].
+    pub fn handle(&self) -> GroupHandle {
+        GroupHandle::new(Arc::clone(&self.shared.0.control))
+    }
+
+    /// The token cancelled when the group is shut down, for the body to await (children
+    /// get it from [`Spawner::token`]).
+    ///
+    /// # Examples
+    ///
+    /// See [`CancelToken`].
+    pub fn token(&self) -> CancelToken {
+        CancelToken::new(Arc::clone(&self.shared.0.control))
+    }
+
+    /// Sets what happens when a child fails.
+    ///
+    /// A mode other than [`ErrorMode::KeepGoing`] after [`on_error`](TaskGroup::on_error) or
+    /// [`on_failure`](TaskGroup::on_failure) contradicts the handler: the group's future
+    /// then fails at once with [`GroupError::Conflict`] instead of ignoring either setting.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::{ErrorMode, GroupError, TaskGroup};
+    ///
+    /// let group = TaskGroup::<()>::new().on_error(drop).error_mode(ErrorMode::CancelOthers);
+    /// assert!(matches!(group.run(async {}).await, Err(GroupError::Conflict(_))));
+    /// # });
+    /// ```
     pub fn error_mode(mut self, mode: ErrorMode) -> Self {
+        if self.handler.is_some() && mode != ErrorMode::KeepGoing {
+            self.conflict = Some(
+                "error_mode was set to a mode other than KeepGoing after on_error or on_failure, \
+                 which need KeepGoing; drop one of the two settings",
+            );
+        }
         self.error_mode = mode;
+        self.mode_set = true;
         self
     }
 
@@ -198,7 +273,7 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
     /// # futures::executor::block_on(async {
     /// use std::sync::Mutex;
     ///
-    /// use asynchronously_gather::TaskGroup;
+    /// use asynchronously::gather::TaskGroup;
     ///
     /// let seen = Mutex::new(Vec::new());
     /// let group = TaskGroup::new().on_error(|error| seen.lock().unwrap().push(error));
@@ -207,9 +282,47 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
     /// assert_eq!(*seen.lock().unwrap(), ["down"]);
     /// # });
     /// ```
-    pub fn on_error(mut self, handler: impl FnMut(E) + Send + 'a) -> Self {
+    pub fn on_error(self, handler: impl FnMut(E) + Send + 'a) -> Self {
+        self.with_handler(Handler::Errors(Box::new(handler)))
+    }
+
+    /// Like [`on_error`](TaskGroup::on_error), and the handler also receives every panic of
+    /// a child ([`Failure::Panic`]), which then is not listed in [`GroupOutcome::panicked`]:
+    /// nothing is kept for a child that ended, however many fail.
+    ///
+    /// # Panics
+    ///
+    /// A panic of the handler propagates to the caller of the group's future.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::sync::Mutex;
+    ///
+    /// use asynchronously::gather::{Failure, TaskGroup};
+    ///
+    /// let seen = Mutex::new(Vec::new());
+    /// let group = TaskGroup::new().on_failure(|failure| seen.lock().unwrap().push(failure));
+    /// drop(group.spawner().spawn(async { Err::<(), _>("down") }));
+    /// let outcome = group.run(async {}).await.unwrap();
+    /// assert_eq!(*seen.lock().unwrap(), [Failure::Error("down")]);
+    /// assert!(outcome.panicked.is_empty());
+    /// # });
+    /// ```
+    pub fn on_failure(self, handler: impl FnMut(Failure<E>) + Send + 'a) -> Self {
+        self.with_handler(Handler::Failures(Box::new(handler)))
+    }
+
+    fn with_handler(mut self, handler: Handler<'a, E>) -> Self {
+        if self.mode_set && self.error_mode != ErrorMode::KeepGoing {
+            self.conflict = Some(
+                "on_error or on_failure was set on a group whose error_mode is not KeepGoing; \
+                 drop one of the two settings",
+            );
+        }
         self.error_mode = ErrorMode::KeepGoing;
-        self.handler = Some(Box::new(handler));
+        self.handler = Some(handler);
         self
     }
 
@@ -222,8 +335,8 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
     /// # futures::executor::block_on(async {
     /// use std::time::Duration;
     ///
-    /// use asynchronously_gather::{GroupError, TaskGroup};
-    /// use asynchronously_time::{Clock, VirtualClock};
+    /// use asynchronously::gather::{GroupError, TaskGroup};
+    /// use asynchronously::time::{Clock, VirtualClock};
     ///
     /// let clock = VirtualClock::new();
     /// let group = TaskGroup::<()>::new().with_clock(clock.clone()).timeout(Duration::from_secs(1));
@@ -235,6 +348,43 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// How long a shutdown through a [`GroupHandle`] waits, after cancelling the
+    /// [`CancelToken`], for the body and children to finish before dropping them (measured
+    /// on the group's clock; zero, the default, drops them at once).
+    ///
+    /// If the body has finished by then, the group returns its outcome with the dropped
+    /// children counted in [`GroupOutcome::cancelled`]; otherwise
+    /// [`GroupError::ShutDown`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use std::time::Duration;
+    ///
+    /// use asynchronously::gather::{TaskError, TaskGroup};
+    /// use asynchronously::time::VirtualClock;
+    ///
+    /// let clock = VirtualClock::new();
+    /// let group = TaskGroup::<()>::new().with_clock(clock.clone()).grace(Duration::from_secs(1));
+    /// let (spawner, handle) = (group.spawner(), group.handle());
+    /// let token = spawner.token();
+    /// // Stops cleanly when asked to.
+    /// let polite = spawner.spawn(async move { token.cancelled().await; Ok("flushed") });
+    /// // Ignores the token: dropped when the grace period ends.
+    /// let stubborn = spawner.spawn(futures::future::pending::<Result<&str, ()>>());
+    /// handle.shutdown();
+    /// let (outcome, ()) = futures::join!(group.run(async {}), clock.run_for(Duration::from_secs(2)));
+    /// assert_eq!(outcome.unwrap().cancelled, 1);
+    /// assert_eq!(polite.await, Ok("flushed"));
+    /// assert_eq!(stubborn.await, Err(TaskError::Cancelled));
+    /// # });
+    /// ```
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
         self
     }
 
@@ -250,6 +400,9 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
             exit_mode: self.exit_mode,
             handler: self.handler,
             timeout: self.timeout,
+            grace: self.grace,
+            conflict: self.conflict,
+            mode_set: self.mode_set,
             clock,
         }
     }
@@ -265,6 +418,8 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
             value: None,
             children: Children::with_capacity(0),
             sleep: None,
+            grace: None,
+            shutting_down: false,
             started: false,
             unread: Vec::new(),
             unhandled: Vec::new(),
@@ -307,7 +462,9 @@ impl<E, C: Clock> fmt::Debug for TaskGroup<'_, E, C> {
 /// # Errors
 ///
 /// [`GroupError::Failed`] when a child fails under [`ErrorMode::CancelOthers`],
-/// [`GroupError::TimedOut`] when the timeout elapses.
+/// [`GroupError::TimedOut`] when the timeout elapses, [`GroupError::ShutDown`] when a
+/// shutdown's grace period ends before the body did, [`GroupError::Conflict`] at once for
+/// contradictory settings.
 ///
 /// # Panics
 ///
@@ -322,6 +479,9 @@ pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
     value: Option<B::Output>,
     children: Children<dyn Future<Output = Exit<'a, E>> + Send + 'a>,
     sleep: Option<C::Sleep>,
+    /// The end of a shutdown's grace period.
+    grace: Option<C::Sleep>,
+    shutting_down: bool,
     started: bool,
     /// Failures delivered to live handles, reported at exit if still unread.
     unread: Vec<Arc<dyn FailureSlot<E> + 'a>>,
@@ -335,13 +495,13 @@ pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
 /// without one to `unhandled`; their handles then yield `Escalated`.
 fn report_unread<'a, E>(
     unread: &mut Vec<Arc<dyn FailureSlot<E> + 'a>>,
-    handler: &mut Option<Box<dyn FnMut(E) + Send + 'a>>,
+    handler: &mut Option<Handler<'a, E>>,
     unhandled: &mut Vec<E>,
 ) {
     for slot in unread.drain(..) {
         if let Some(error) = slot.take_unread() {
             match handler {
-                Some(handler) => handler(error),
+                Some(handler) => handler.error(error),
                 None => unhandled.push(error),
             }
         }
@@ -367,7 +527,11 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
         let group = &mut *this.group;
         if !*this.started {
             *this.started = true;
-            this.children.reuse_slots();
+            if let Some(reason) = group.conflict {
+                this.body.set(None);
+                group.shared.0.close();
+                return Poll::Ready(Err(GroupError::Conflict(reason)));
+            }
             if let Some(deadline) = group.timeout.and_then(|t| group.clock.deadline_after(t)) {
                 *this.sleep = Some(group.clock.sleep_until(deadline));
             }
@@ -382,7 +546,38 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                 return Poll::Ready(Err(GroupError::TimedOut { cancelled, unhandled }));
             }
         }
-        group.shared.0.waker.register(cx.waker());
+        group.shared.0.control.group.register(cx.waker());
+        if !*this.shutting_down && group.shared.0.control.is_cancelled() {
+            *this.shutting_down = true;
+            if let Some(deadline) = group.clock.deadline_after(group.grace) {
+                *this.grace = Some(group.clock.sleep_until(deadline));
+            }
+        }
+        if *this.shutting_down {
+            let over = match this.grace.as_mut() {
+                Some(grace) => Pin::new(grace).poll(cx).is_ready(),
+                // A grace period past the clock's range never ends.
+                None => false,
+            };
+            if over || group.grace.is_zero() {
+                this.body.set(None);
+                *this.cancelled += this.children.len() + group.shared.0.close();
+                this.children.clear();
+                report_unread(this.unread, &mut group.handler, this.unhandled);
+                return Poll::Ready(match this.value.take() {
+                    Some(value) => Ok(GroupOutcome {
+                        value,
+                        unhandled: std::mem::take(this.unhandled),
+                        panicked: std::mem::take(this.panicked),
+                        cancelled: *this.cancelled,
+                    }),
+                    None => Err(GroupError::ShutDown {
+                        cancelled: *this.cancelled,
+                        unhandled: std::mem::take(this.unhandled),
+                    }),
+                });
+            }
+        }
         loop {
             if let Some(body) = this.body.as_mut().as_pin_mut() {
                 if let Poll::Ready(value) = body.poll(cx) {
@@ -402,25 +597,42 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
             while let Poll::Ready(Some((_, exit))) = this.children.poll_next(&mut pass) {
                 let (error, slot) = match exit {
                     Exit::Succeeded => continue,
+                    Exit::Aborted => {
+                        *this.cancelled += 1;
+                        continue;
+                    }
                     Exit::Failed(error, slot) => (error, slot),
-                    Exit::Panicked(payload, slot) => match group.error_mode {
-                        ErrorMode::CancelOthers => {
-                            // Siblings go first, then the panic resumes in our caller.
-                            slot.escalate();
-                            this.body.set(None);
-                            group.shared.0.close();
-                            this.children.clear();
-                            std::panic::resume_unwind(payload);
-                        }
-                        ErrorMode::KeepGoing => {
-                            let message = panic_message(payload.as_ref());
-                            if slot.handle_alive() {
-                                slot.deliver_panic(message.clone());
+                    Exit::Panicked(payload, slot) => {
+                        let message = panic_message(payload.as_ref());
+                        match group.error_mode {
+                            ErrorMode::CancelOthers => {
+                                // Siblings go first, then the panic resumes in our caller; the
+                                // handle says the child panicked.
+                                slot.deliver_panic(message);
+                                this.body.set(None);
+                                group.shared.0.close();
+                                this.children.clear();
+                                std::panic::resume_unwind(payload);
                             }
-                            this.panicked.push(message);
-                            continue;
+                            ErrorMode::KeepGoing => {
+                                if slot.handle_alive() {
+                                    slot.deliver_panic(message.clone());
+                                }
+                                match &mut group.handler {
+                                    Some(Handler::Failures(handler)) => {
+                                        handler(Failure::Panic(message));
+                                    }
+                                    _ => this.panicked.push(message),
+                                }
+                            }
+                            ErrorMode::Ignore => {
+                                if slot.handle_alive() {
+                                    slot.deliver_panic(message);
+                                }
+                            }
                         }
-                    },
+                        continue;
+                    }
                 };
                 match group.error_mode {
                     ErrorMode::CancelOthers => {
@@ -438,9 +650,14 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                         this.unread.push(slot);
                     }
                     ErrorMode::KeepGoing => match &mut group.handler {
-                        Some(handler) => handler(error),
+                        Some(handler) => handler.error(error),
                         None => this.unhandled.push(error),
                     },
+                    ErrorMode::Ignore => {
+                        if slot.handle_alive() {
+                            slot.deliver(error);
+                        }
+                    }
                 }
             }
             if this.body.is_some() || this.children.len() > 0 {

@@ -4,6 +4,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
+use futures::future::AbortHandle;
+
 use crate::TaskError;
 
 /// The result of one child of a [`TaskGroup`](crate::TaskGroup): await it, or read it with
@@ -27,7 +29,7 @@ use crate::TaskError;
 ///
 /// ```
 /// # futures::executor::block_on(async {
-/// use asynchronously_gather::TaskGroup;
+/// use asynchronously::gather::TaskGroup;
 ///
 /// let group = TaskGroup::<()>::new();
 /// let mut handle = group.spawner().spawn(async { Ok(42) });
@@ -38,6 +40,7 @@ use crate::TaskError;
 #[must_use = "dropping the handle detaches the task; its value is discarded"]
 pub struct TaskHandle<T, E> {
     slot: Arc<Slot<T, E>>,
+    abort: AbortHandle,
 }
 
 /// Where a child leaves its result for its handle.
@@ -71,11 +74,33 @@ pub(crate) trait FailureSlot<E>: Send + Sync {
 }
 
 impl<T, E> TaskHandle<T, E> {
-    pub(crate) fn new() -> (Self, Arc<Slot<T, E>>) {
+    pub(crate) fn new(abort: AbortHandle) -> (Self, Arc<Slot<T, E>>) {
         let slot = Arc::new(Slot {
             state: Mutex::new(State::Running { waker: None, handle_alive: true }),
         });
-        (Self { slot: Arc::clone(&slot) }, slot)
+        (Self { slot: Arc::clone(&slot), abort }, slot)
+    }
+
+    /// Cancels the child: the group drops it on its next poll (or at once if it has not
+    /// started), and the handle then yields [`TaskError::Cancelled`]. A child that has
+    /// already ended keeps its result; aborting twice does nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::{TaskError, TaskGroup};
+    ///
+    /// let group = TaskGroup::<()>::new();
+    /// let handle = group.spawner().spawn(futures::future::pending::<Result<(), ()>>());
+    /// handle.abort();
+    /// let outcome = group.run(async {}).await.unwrap();
+    /// assert_eq!(outcome.cancelled, 1);
+    /// assert_eq!(handle.await, Err(TaskError::Cancelled));
+    /// # });
+    /// ```
+    pub fn abort(&self) {
+        self.abort.abort();
     }
 
     /// The child's result if it has ended, without waiting; `None` while it runs.
@@ -111,7 +136,7 @@ impl<T, E> TaskHandle<T, E> {
     ///
     /// ```
     /// # futures::executor::block_on(async {
-    /// use asynchronously_gather::TaskGroup;
+    /// use asynchronously::gather::TaskGroup;
     ///
     /// let group = TaskGroup::<()>::new();
     /// let handle = group.spawner().spawn(async { Ok(1) });
