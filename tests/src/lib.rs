@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod runtime;
+pub mod service;
 
 #[cfg(test)]
 mod auto_traits;
@@ -18,11 +19,15 @@ mod gather;
 #[cfg(test)]
 mod lifecycle;
 #[cfg(test)]
+mod native_clocks;
+#[cfg(test)]
 mod periodic;
 #[cfg(test)]
 mod priority_semaphore;
 #[cfg(test)]
 mod ratelimit;
+#[cfg(any(feature = "tokio", feature = "smol"))]
+pub mod redis;
 #[cfg(test)]
 mod retry;
 #[cfg(test)]
@@ -30,13 +35,17 @@ mod support;
 #[cfg(test)]
 mod time;
 #[cfg(test)]
+mod tower;
+#[cfg(test)]
 mod waterfall;
 
-/// The README and every guide, compiled and run as doctests.
+/// The README, the facade's README and every guide, compiled and run as doctests.
 #[cfg(doctest)]
 mod guides {
     #[doc = include_str!("../../README.md")]
     struct Readme;
+    #[doc = include_str!("../../crates/asynchronously/README.md")]
+    struct FacadeReadme;
     #[doc = include_str!("../../docs/guide/time.md")]
     struct Time;
     #[doc = include_str!("../../docs/guide/retry.md")]
@@ -55,4 +64,10 @@ mod guides {
     struct Lifecycle;
     #[doc = include_str!("../../docs/guide/waterfall.md")]
     struct Waterfall;
+    #[doc = include_str!("../../docs/guide/tower.md")]
+    struct Tower;
+    #[doc = include_str!("../../docs/guide/redis.md")]
+    struct Redis;
+    #[doc = include_str!("../../docs/guide/service.md")]
+    struct Service;
 }

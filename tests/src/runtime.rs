@@ -107,6 +107,7 @@ pub fn tokio_block_on<F: Future>(future: F) -> F::Output {
     ::tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_time()
+        .enable_io()
         .build()
         .expect("tokio runtime builds")
         .block_on(future)

@@ -115,6 +115,16 @@ fn test() -> Result<(), String> {
 /// (cargo-hack is not available here; the matrix is small).
 fn features() -> Result<(), String> {
     cargo(&["check", "--locked", "-p", "asynchronously", "--no-default-features"])?;
+    // Adapters are features too, off by default and outside `full`.
+    cargo(&[
+        "check",
+        "--locked",
+        "-p",
+        "asynchronously",
+        "--no-default-features",
+        "--features",
+        "tower",
+    ])?;
     CAPABILITIES.iter().try_for_each(|capability| {
         cargo(&[
             "check",

@@ -14,15 +14,38 @@ use crate::root;
 const ALLOWED_DEPENDENCIES: &[&str] =
     &["futures", "futures-timer", "async-lock", "event-listener", "pin-project", "thiserror"];
 
+/// Adapter crates sit beside the facade and may depend on their ecosystem as well: each entry is
+/// a folder under `crates/` and the extra required dependencies it may have.
+const ADAPTER_DEPENDENCIES: &[(&str, &[&str])] = &[
+    ("crates/asynchronously-tower/", &["tower", "tower-layer", "tower-service"]),
+    ("crates/asynchronously-redis/", &["redis"]),
+];
+
+/// Adapter crates that declare their own `rust-version` (their ecosystem's floor is above the
+/// workspace's) instead of inheriting it.
+const OWN_RUST_VERSION: &[&str] = &["crates/asynchronously-redis/"];
+
 /// Runtime crates: none may be a normal dependency of the facade.
 const RUNTIME_CRATES: &[&str] =
     &["tokio", "smol", "async-std", "async-io", "async-executor", "async-global-executor"];
+
+/// The runtime-native pieces the facade forwards as optional features (`tokio`, `async-io`):
+/// under `--all-features` a runtime crate may appear only as a direct dependency of these
+/// crates, `(crate, runtime)`; with default features no runtime may appear at all.
+const OPTIONAL_RUNTIME_DEPENDENCIES: &[(&str, &str)] = &[
+    ("asynchronously-time", "tokio"),
+    ("asynchronously-time", "async-io"),
+    ("asynchronously-gather", "tokio"),
+];
 
 /// Reading real time: only `asynchronously-time` may.
 const CLOCK_READS: &[&str] = &["Instant::now", "SystemTime", "futures_timer"];
 
 /// Leftovers that have no place in tests or crates.
 const LEFTOVERS: &[&str] = &["thread::sleep", "#[ignore", "todo!(", "dbg!(", "unimplemented!("];
+
+/// The one file that may block a thread: `RealClock`'s `BlockingClock::sleep_blocking`.
+const REAL_BLOCKING_SLEEP: &str = "crates/asynchronously-time/src/blocking.rs";
 
 /// Package fields every crate inherits from `[workspace.package]`.
 const INHERITED: &[&str] = &[
@@ -44,6 +67,7 @@ pub(crate) fn run() -> Result<(), String> {
         let relative = relative(&root, path);
         problems.extend(clock_reads(&relative, &text));
         problems.extend(leftovers(&relative, &text));
+        problems.extend(facade_doc_paths(&relative, &text));
     }
 
     let mut manifests = vec![root.join("tests/Cargo.toml"), root.join("xtask/Cargo.toml")];
@@ -59,7 +83,8 @@ pub(crate) fn run() -> Result<(), String> {
     }
 
     problems.extend(capability_layout(CAPABILITIES, &Layout::read(&root)?));
-    problems.extend(runtime_dependencies(&cargo_tree(&root)?));
+    problems.extend(runtime_dependencies(&cargo_tree(&root, true)?));
+    problems.extend(default_runtime_dependencies(&cargo_tree(&root, false)?));
 
     if problems.is_empty() {
         crate::report("tidy: ok");
@@ -79,6 +104,16 @@ pub(crate) fn clock_reads(path: &str, text: &str) -> Vec<String> {
 
 /// No sleeps, ignored tests or debugging leftovers in crates and tests.
 pub(crate) fn leftovers(path: &str, text: &str) -> Vec<String> {
+    if path == REAL_BLOCKING_SLEEP {
+        let needles: Vec<&str> =
+            LEFTOVERS.iter().copied().filter(|needle| *needle != "thread::sleep").collect();
+        return find_in_code(
+            path,
+            text,
+            &needles,
+            "is not allowed in crates or tests (STYLE.md §6)",
+        );
+    }
     find_in_code(path, text, LEFTOVERS, "is not allowed in crates or tests (STYLE.md §6)")
 }
 
@@ -95,7 +130,11 @@ pub(crate) fn dependencies(path: &str, manifest: &str) -> Vec<String> {
             continue;
         }
         let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+        let adapter_allows = ADAPTER_DEPENDENCIES
+            .iter()
+            .any(|(dir, extra)| path.starts_with(dir) && extra.contains(&name));
         let allowed = ALLOWED_DEPENDENCIES.contains(&name)
+            || adapter_allows
             || name.starts_with("asynchronously")
             || line.contains("optional = true");
         if !allowed {
@@ -108,12 +147,49 @@ pub(crate) fn dependencies(path: &str, manifest: &str) -> Vec<String> {
     problems
 }
 
+/// Doc examples in `crates/` are written as a facade user pastes them: `asynchronously::retry::…`,
+/// never `asynchronously_retry::…`, which does not resolve for someone who depends on the facade
+/// only. Intra-doc link targets (`[x](asynchronously_time::Clock)`, `[x]: asynchronously_…`) are
+/// resolved by rustdoc against the documented crate's own dependencies, so they keep crate paths.
+pub(crate) fn facade_doc_paths(path: &str, text: &str) -> Vec<String> {
+    if !path.starts_with("crates/") {
+        return Vec::new();
+    }
+    let mut problems = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let trimmed = line.trim_start();
+        let Some(doc) = trimmed.strip_prefix("///").or_else(|| trimmed.strip_prefix("//!")) else {
+            continue;
+        };
+        let mut rest = doc;
+        while let Some(at) = rest.find("asynchronously_") {
+            let before = &rest[..at];
+            let is_link_target = before.ends_with("](") || before.ends_with("]: ");
+            let word_start = !before.ends_with(|c: char| c.is_alphanumeric() || c == '_');
+            if word_start && !is_link_target {
+                let name: String =
+                    rest[at..].chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let module = name.trim_start_matches("asynchronously_");
+                problems.push(format!(
+                    "{path}:{}: doc example uses `{name}`; write `asynchronously::{module}` so it \
+                     pastes for a user of the facade",
+                    index + 1
+                ));
+                break;
+            }
+            rest = &rest[at + "asynchronously_".len()..];
+        }
+    }
+    problems
+}
+
 /// Every manifest inherits the workspace's package fields and lints.
 pub(crate) fn inherits_workspace(path: &str, manifest: &str) -> Vec<String> {
     let lines: Vec<&str> = manifest.lines().map(str::trim).collect();
     let mut problems: Vec<String> = INHERITED
         .iter()
         .filter(|field| !lines.contains(field))
+        .filter(|field| !declares_own_rust_version(path, &lines, field))
         .map(|field| format!("{path}: missing `{field}`"))
         .collect();
     let lints = lines.windows(2).any(|pair| pair == ["[lints]", "workspace = true"]);
@@ -121,6 +197,13 @@ pub(crate) fn inherits_workspace(path: &str, manifest: &str) -> Vec<String> {
         problems.push(format!("{path}: missing `[lints]` with `workspace = true`"));
     }
     problems
+}
+
+/// An adapter in [`OWN_RUST_VERSION`] may replace the inherited `rust-version` with its own.
+fn declares_own_rust_version(path: &str, lines: &[&str], field: &str) -> bool {
+    field.starts_with("rust-version")
+        && OWN_RUST_VERSION.iter().any(|dir| path.starts_with(dir))
+        && lines.iter().any(|line| line.starts_with("rust-version = \""))
 }
 
 /// Every crate's `lib.rs` opens with crate docs and forbids unsafe code.
@@ -135,21 +218,56 @@ pub(crate) fn lib_header(path: &str, text: &str) -> Vec<String> {
     problems
 }
 
-/// `cargo tree -e normal` of the facade names no runtime crate.
+/// `cargo tree -e normal --all-features` of the facade names no runtime crate, except the
+/// optional runtime-native clocks of [`OPTIONAL_RUNTIME_DEPENDENCIES`] (and what they pull in).
+/// Lines may carry cargo's `--prefix depth` number, which is how a crate's parent is known.
 pub(crate) fn runtime_dependencies(tree: &str) -> Vec<String> {
-    let mut found: Vec<&str> = tree
-        .lines()
-        .filter_map(|line| line.split_whitespace().next())
-        .filter(|name| RUNTIME_CRATES.contains(name))
-        .collect();
+    runtimes_in(tree, OPTIONAL_RUNTIME_DEPENDENCIES, "")
+}
+
+/// `cargo tree -e normal` of the facade with default features names no runtime crate at all:
+/// the runtime-native clocks stay opt-in.
+pub(crate) fn default_runtime_dependencies(tree: &str) -> Vec<String> {
+    runtimes_in(tree, &[], " with default features")
+}
+
+fn runtimes_in(tree: &str, allowed: &[(&str, &str)], context: &str) -> Vec<String> {
+    // `ancestors[d]` is the crate at depth `d` on the current path; `skip_below` the depth of
+    // an allowed runtime whose subtree is its own business.
+    let mut ancestors: Vec<&str> = Vec::new();
+    let mut skip_below: Option<usize> = None;
+    let mut found: Vec<&str> = Vec::new();
+    for line in tree.lines() {
+        let digits = line.len() - line.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        let depth: Option<usize> = line[..digits].parse().ok();
+        let Some(name) = line[digits..].split_whitespace().next() else { continue };
+        if let Some(depth) = depth {
+            ancestors.truncate(depth);
+            ancestors.push(name);
+            match skip_below {
+                Some(top) if depth > top => continue,
+                _ => skip_below = None,
+            }
+        }
+        if !RUNTIME_CRATES.contains(&name) {
+            continue;
+        }
+        let parent = depth.and_then(|depth| depth.checked_sub(1)).and_then(|p| ancestors.get(p));
+        if parent.is_some_and(|parent| allowed.contains(&(*parent, name))) {
+            skip_below = depth;
+            continue;
+        }
+        found.push(name);
+    }
     found.sort_unstable();
     found.dedup();
     found
         .into_iter()
         .map(|name| {
             format!(
-                "`{name}` is a normal dependency of the facade; runtimes may only be \
-                 dev-dependencies (no crate depends on a runtime)"
+                "`{name}` is a normal dependency of the facade{context}; runtimes may only be \
+                 dev-dependencies (no crate depends on a runtime), or optional clock features \
+                 of {OPTIONAL_RUNTIME_DEPENDENCIES:?}"
             )
         })
         .collect()
@@ -234,6 +352,11 @@ pub(crate) fn capability_layout(capabilities: &[&str], layout: &Layout) -> Vec<S
     }
     for dir in &layout.crate_dirs {
         let Some(capability) = dir.strip_prefix("asynchronously-") else { continue };
+        // Adapter crates (see ADAPTER_DEPENDENCIES) sit beside the facade, not among capabilities.
+        let adapter = format!("crates/{dir}/");
+        if ADAPTER_DEPENDENCIES.iter().any(|(path, _)| *path == adapter) {
+            continue;
+        }
         if capability != "time" && !capabilities.contains(&capability) {
             problems.push(format!(
                 "`crates/{dir}` is not in xtask's CAPABILITIES; add `{capability}` there"
@@ -259,23 +382,20 @@ fn find_in_code(path: &str, text: &str, needles: &[&str], why: &str) -> Vec<Stri
     problems
 }
 
-fn cargo_tree(root: &Path) -> Result<String, String> {
+fn cargo_tree(root: &Path, all_features: bool) -> Result<String, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-    let output = Command::new(cargo)
-        .args([
-            "tree",
-            "-e",
-            "normal",
-            "-p",
-            "asynchronously",
-            "--all-features",
-            // lifecycle's optional `signals` uses async-signal, whose async-io reactor runs
-            // on its own thread and needs no executor; it is not a runtime users must run.
-            "--prune",
-            "async-signal",
-            "--prefix",
-            "none",
-        ])
+    let mut command = Command::new(cargo);
+    command.args(["tree", "-e", "normal", "-p", "asynchronously"]);
+    if all_features {
+        // lifecycle's optional `signals` uses async-signal, whose async-io reactor runs on its
+        // own thread and needs no executor; it is not a runtime users must run.
+        command.args(["--all-features", "--prune", "async-signal"]);
+        // The opt-in `redis` adapter runs on tokio or smol because the `redis` crate does (it is
+        // off by default and not in `full`); the capabilities stay runtime-free.
+        command.args(["--prune", "asynchronously-redis"]);
+    }
+    let output = command
+        .args(["--prefix", "depth"])
         .current_dir(root)
         .output()
         .map_err(|error| format!("could not run cargo tree: {error}"))?;
