@@ -78,12 +78,25 @@ impl Tasks {
     ///
     /// Dropping the [`Joined`] detaches the task; it still counts as live until it ends.
     pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) -> Joined {
+        self.spawn_holding((), task)
+    }
+
+    /// Spawns `task` and keeps `held` until the task no longer counts as live: whoever waits
+    /// for `held` to be dropped (a channel's last sender, say) then sees [`Tasks::live`]
+    /// without it, on a multi-threaded runtime too.
+    pub fn spawn_holding<T: Send + 'static>(
+        &self,
+        held: T,
+        task: impl Future<Output = ()> + Send + 'static,
+    ) -> Joined {
         let (done, joined) = oneshot::channel();
         let live = LiveGuard::new(&self.live);
         self.runtime.spawn(Box::pin(async move {
-            let _live = live;
             task.await;
+            // In this order: a task seen ended (joined, or `held` gone) no longer counts as live.
+            drop(live);
             let _ = done.send(());
+            drop(held);
         }));
         Joined(joined)
     }

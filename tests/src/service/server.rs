@@ -73,10 +73,10 @@ impl Component for ServerComponent {
             counters.open_connections.fetch_add(1, Relaxed);
             let handler = Arc::clone(&handler);
             let shutdown = cx.shutdown().clone();
-            drop(self.shared.tasks.spawn(async move {
+            // `alive` goes last, once the task no longer counts as live: `deinit` waits for it.
+            drop(self.shared.tasks.spawn_holding(alive, async move {
                 handler.serve(connection, &shutdown).await;
                 handler.shared.counters.open_connections.fetch_sub(1, Relaxed);
-                drop(alive);
             }));
         }
     }
