@@ -15,7 +15,7 @@ use crate::{
 ///
 /// It follows the same policy as the async [`Retry`](crate::Retry) — schedule, jitter,
 /// bounds, retry limit, `max_elapsed`, [`RetryBudget`](crate::RetryBudget),
-/// [`LongRetryAfter`] — with the same classification ([`retry_if`](Self::retry_if),
+/// [`LongRetryAfter`](crate::LongRetryAfter) — with the same classification ([`retry_if`](Self::retry_if),
 /// [`classify`](Self::classify)), the same [`Attempt`] record for
 /// [`on_retry`](Self::on_retry) (and the `tracing` event) and the same [`RetryError`]s.
 /// Between attempts it blocks the thread on the policy's clock
@@ -133,7 +133,7 @@ where
     }
 
     /// Decides per error: [`Verdict::Retry`], [`Verdict::RetryAfter`] (a delay the error
-    /// names, within the policy's bounds and [`LongRetryAfter`] rule) or [`Verdict::Fail`].
+    /// names, within the policy's bounds and [`LongRetryAfter`](crate::LongRetryAfter) rule) or [`Verdict::Fail`].
     ///
     /// # Examples
     ///
