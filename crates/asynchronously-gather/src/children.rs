@@ -116,7 +116,6 @@ impl<F: ?Sized + Future> Children<F> {
 
     /// Drops every child at once, and the buffers with them.
     pub(crate) fn clear(&mut self) {
-        self.slots = Vec::new();
         self.len = 0;
         self.release_buffers();
     }

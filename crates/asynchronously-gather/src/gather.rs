@@ -7,7 +7,7 @@ use futures::TryFuture;
 use futures::future::{IntoFuture, TryFutureExt, TryJoinAll, try_join_all};
 use pin_project::pin_project;
 
-use crate::join::{Join, TryJoin, finished, store};
+use crate::join::{Join, TryJoin, finished, fits_small, store};
 use crate::limit::Limit;
 
 /// Runs every future concurrently and returns their values in input order, or the first
@@ -47,16 +47,11 @@ where
     I::Item: TryFuture,
 {
     let futures = futures.into_iter();
-    if matches!(futures.size_hint().1, Some(max) if max <= SMALL) {
+    if fits_small(&futures) {
         return Gather { kind: Kind::Small(try_join_all(futures)) };
     }
     many(futures, None)
 }
-
-/// Up to this many futures (known from the iterator's size hint), a gather is futures'
-/// `try_join_all`, which keeps them inline and polls all of them on each wake-up: for so
-/// few, that beats the bookkeeping of a waker per child.
-const SMALL: usize = 30;
 
 /// Kept out of line so the small path inlines like `try_join_all` itself.
 #[cold]

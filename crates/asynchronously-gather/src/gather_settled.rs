@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 use futures::future::{JoinAll, join_all};
 use pin_project::pin_project;
 
-use crate::join::{Join, finished, store};
+use crate::join::{Join, finished, fits_small, store};
 use crate::limit::Limit;
 
 /// Runs every future to completion and returns every output, in input order.
@@ -35,14 +35,11 @@ where
     I::Item: Future,
 {
     let futures = futures.into_iter();
-    if matches!(futures.size_hint().1, Some(max) if max <= SMALL) {
+    if fits_small(&futures) {
         return GatherSettled { kind: Kind::Small(join_all(futures)) };
     }
     many(futures, None)
 }
-
-/// Up to this many futures, futures' `join_all` (inline, all polled on each wake-up).
-const SMALL: usize = 30;
 
 #[cold]
 #[inline(never)]

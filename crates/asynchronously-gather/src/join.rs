@@ -11,6 +11,17 @@ use futures::future::IntoFuture;
 
 use crate::children::{Children, Pass};
 
+/// Up to this many futures (known from the iterator's size hint), a gather is futures'
+/// `try_join_all` / `join_all`, which keep them inline and poll all of them on each wake-up:
+/// for so few, that beats the bookkeeping of a waker per child.
+const SMALL: usize = 30;
+
+/// Whether `futures` is known to hold at most [`SMALL`] futures.
+#[inline]
+pub(crate) fn fits_small(futures: &impl Iterator) -> bool {
+    matches!(futures.size_hint().1, Some(max) if max <= SMALL)
+}
+
 /// The output stored for a child, which is missing only if the child panicked in an earlier
 /// poll (that panic reached the caller, and the child was dropped).
 ///

@@ -8,7 +8,7 @@ use async_io::Timer;
 
 use crate::Clock;
 
-use crate::clock::NEVER_AFTER;
+use crate::clock::{NEVER_AFTER, within_reach};
 
 /// The clock of smol and async-std: `std::time::Instant` and `async_io::Timer`, the timers of
 /// the reactor those runtimes already drive.
@@ -74,7 +74,7 @@ pub struct AsyncIoSleep {
 
 impl AsyncIoSleep {
     fn at(now: Instant, deadline: Instant) -> AsyncIoSleep {
-        if deadline.saturating_duration_since(now) > NEVER_AFTER {
+        if within_reach(now, deadline).is_none() {
             return AsyncIoSleep::never(now);
         }
         AsyncIoSleep {
@@ -117,15 +117,13 @@ impl Clock for AsyncIoClock {
         sleep.fired = false;
         // Time never goes backwards: within a century of an old reading is within a century
         // of now. Only a deadline further out needs a fresh reading to decide.
-        if deadline.saturating_duration_since(sleep.read_at) > NEVER_AFTER {
+        if within_reach(sleep.read_at, deadline).is_none() {
             sleep.read_at = Instant::now();
         }
-        if deadline.saturating_duration_since(sleep.read_at) > NEVER_AFTER {
-            sleep.timer.clear();
-            sleep.deadline = None;
-        } else {
-            sleep.timer.set_at(deadline);
-            sleep.deadline = Some(deadline);
+        sleep.deadline = within_reach(sleep.read_at, deadline);
+        match sleep.deadline {
+            Some(deadline) => sleep.timer.set_at(deadline),
+            None => sleep.timer.clear(),
         }
     }
 }

@@ -7,6 +7,12 @@ use std::time::{Duration, Instant};
 /// platforms.
 pub(crate) const NEVER_AFTER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
+/// `Some(deadline)`, or `None` ("never") for a deadline more than [`NEVER_AFTER`] past `now`.
+#[inline]
+pub(crate) fn within_reach(now: Instant, deadline: Instant) -> Option<Instant> {
+    (deadline.saturating_duration_since(now) <= NEVER_AFTER).then_some(deadline)
+}
+
 /// A source of time and sleeps: the one way `asynchronously` crates observe time.
 ///
 /// Implemented by [`RealClock`](crate::RealClock) for production and

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::Clock;
 
-use crate::clock::NEVER_AFTER;
+use crate::clock::{NEVER_AFTER, within_reach};
 
 /// tokio's clock: `tokio::time::Instant` and `tokio::time::Sleep`, so tokio's paused time
 /// drives every `asynchronously` crate.
@@ -89,11 +89,6 @@ impl TokioSleep {
     fn never(now: Instant) -> TokioSleep {
         TokioSleep { deadline: None, timer: None, read_at: now }
     }
-}
-
-/// `None` when `deadline` is more than a century after `now`: the sleep never completes.
-fn within_reach(now: Instant, deadline: Instant) -> Option<Instant> {
-    (deadline.saturating_duration_since(now) <= NEVER_AFTER).then_some(deadline)
 }
 
 impl Clock for TokioClock {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures_timer::Delay;
 
 use crate::Clock;
-use crate::clock::NEVER_AFTER;
+use crate::clock::{NEVER_AFTER, within_reach};
 
 /// How long [`RunFor`] waits, in real time, for a woken sleeper to be polled before it fails
 /// the test instead of hanging it.
@@ -1075,7 +1075,7 @@ impl State {
     /// `Some(deadline)`, or `None` ("never") for a deadline more than a century ahead, as
     /// `RealClock` has it.
     fn never_after(&self, deadline: Instant) -> Option<Instant> {
-        (deadline.saturating_duration_since(self.now) <= NEVER_AFTER).then_some(deadline)
+        within_reach(self.now, deadline)
     }
 }
 
