@@ -43,14 +43,18 @@ mod tokio_clock {
 
     impl std::error::Error for Busy {}
 
-    #[tokio::test(start_paused = true)]
-    async fn three_retries_500_ms_apart_take_1_5_s_of_paused_time_and_no_real_time() {
-        let policy = RetryPolicy::builder()
+    fn three_retries_500_ms_apart() -> RetryPolicy<TokioClock> {
+        RetryPolicy::builder()
             .with_clock(TokioClock)
             .backoff(Backoff::constant(ms(500)))
             .max_retries(3)
             .build()
-            .unwrap();
+            .unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn three_retries_500_ms_apart_take_1_5_s_of_paused_time_and_no_real_time() {
+        let policy = three_retries_500_ms_apart();
         let calls = Arc::new(AtomicU32::new(0));
         let real_start = Instant::now();
         let start = TokioClock.now();
@@ -62,12 +66,7 @@ mod tokio_clock {
 
     #[tokio::test(start_paused = true)]
     async fn a_spawned_retry_runs_on_paused_time_and_gives_up_after_its_retries() {
-        let policy = RetryPolicy::builder()
-            .with_clock(TokioClock)
-            .backoff(Backoff::constant(ms(500)))
-            .max_retries(3)
-            .build()
-            .unwrap();
+        let policy = three_retries_500_ms_apart();
         let calls = Arc::new(AtomicU32::new(0));
         let real_start = Instant::now();
         let start = TokioClock.now();

@@ -164,11 +164,12 @@ impl<C: Clock> RedisLockout<C> {
     /// ```
     pub async fn lockout_for(&self, key: &str, duration: Duration) -> Result<Duration, RedisError> {
         let millis = duration.as_nanos().div_ceil(1_000_000);
+        if millis == 0 {
+            return Ok(self.remaining(key).await?.unwrap_or(Duration::ZERO));
+        }
         let mut invocation = LOCKOUT.key(self.key(key));
         if millis >= NEVER_MILLIS {
             invocation.arg("never");
-        } else if millis == 0 {
-            return Ok(self.remaining(key).await?.unwrap_or(Duration::ZERO));
         } else {
             invocation.arg(u64::try_from(millis).unwrap_or(u64::MAX));
         }

@@ -54,14 +54,14 @@ pub(crate) struct Shape {
 }
 
 /// The moving part of a schedule: small, so a [`Retry`](crate::Retry) stays small.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct Cursor {
     position: Position,
     rng: SplitMix64,
 }
 
 /// Where a schedule is: the state of a built-in backoff, or a copy of a custom schedule.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Position {
     /// A built-in backoff.
     Grow {
@@ -197,16 +197,6 @@ impl Cursor {
             Position::Custom(Some(steps)) => steps.size_hint(),
             Position::Custom(None) => (0, Some(0)),
         }
-    }
-}
-
-impl Clone for Cursor {
-    fn clone(&self) -> Self {
-        let position = match &self.position {
-            Position::Grow { current, next } => Position::Grow { current: *current, next: *next },
-            Position::Custom(steps) => Position::Custom(steps.as_ref().map(|s| s.clone_boxed())),
-        };
-        Cursor { position, rng: self.rng.clone() }
     }
 }
 

@@ -19,6 +19,12 @@ pub(crate) trait Steps: Iterator<Item = Duration> + Send + Sync + 'static {
     fn type_name(&self) -> &'static str;
 }
 
+impl Clone for Box<dyn Steps> {
+    fn clone(&self) -> Self {
+        (**self).clone_boxed()
+    }
+}
+
 impl<I> Steps for I
 where
     I: Iterator<Item = Duration> + Clone + Send + Sync + 'static,
