@@ -1,13 +1,14 @@
-//! The engine every gather, race and group is built on: a set of boxed child futures of
-//! which only the ones that were woken get polled.
+//! The engine of task groups and of limited joins: a set of boxed child futures of which
+//! only the ones that were woken get polled. (Unlimited joins run on futures'
+//! `FuturesUnordered`; see `join.rs`.)
 //!
 //! Each child gets a waker of its own at its first poll, and keeps it until it finishes: a
 //! wake-up pushes just that child's slot onto a shared ready list (once, until the child is
 //! polled again) and wakes the owner, which then polls only the children on the list. So a
 //! wake-up costs the woken child, at any number of children, and a child that keeps only the
 //! waker of its first poll is still woken. A child that finishes without anyone keeping its
-//! waker hands the waker on to the next child, so ready children cost no allocation beyond
-//! their box.
+//! waker hands the waker on to a later child, and an owner that recycles boxes hands the box
+//! on too, so a stream of children under a limit allocates nothing per child.
 //!
 //! The slots of finished children are reused, and when the set runs empty every buffer is
 //! released, so a drained set holds O(1) memory whatever its peak.
@@ -19,10 +20,16 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures::task::AtomicWaker;
+use pin_project::pin_project;
+
+/// How many wakers of finished children a set keeps for newcomers: enough for the children
+/// that finish in one pass under a typical limit, few enough to hold no memory to speak of.
+const SPARE_WAKERS: usize = 32;
 
 /// A set of child futures, each tagged with a caller-chosen key, polled only when woken.
 pub(crate) struct Children<F: ?Sized + Future> {
-    slots: Vec<Option<Child<F>>>,
+    /// One pointer per slot, so that the slots of many children stay compact in cache.
+    slots: Vec<Option<Pin<Box<Node<F>>>>>,
     /// Free slots, reused by `push`.
     free: Vec<usize>,
     len: usize,
@@ -30,15 +37,39 @@ pub(crate) struct Children<F: ?Sized + Future> {
     /// Slots to poll in this pass: new children, then the children woken before the pass.
     batch: Vec<usize>,
     cursor: usize,
-    /// A waker whose child finished while nobody else held it, for the next child.
-    spare: Option<Arc<ChildWaker>>,
+    /// Wakers whose children finished while nobody else held them, for the next children;
+    /// at most [`SPARE_WAKERS`].
+    spare: Vec<Arc<ChildWaker>>,
+    /// With `recycle`, the box of the child that finished last, its future not dropped yet:
+    /// the owner either reuses the box for the next child or discards it at once.
+    spare_node: Option<Pin<Box<Node<F>>>>,
+    recycle: bool,
 }
 
-struct Child<F: ?Sized> {
+/// A child: its key, its waker and the future itself, in one allocation, so that polling a
+/// woken child touches one place in memory.
+#[pin_project]
+pub(crate) struct Node<F: ?Sized> {
     key: usize,
     /// Made at the first poll and kept until the child finishes.
     waker: Option<(Arc<ChildWaker>, Waker)>,
-    future: Pin<Box<F>>,
+    #[pin]
+    future: F,
+}
+
+impl<F> Node<F> {
+    /// A child to [`push`](Children::push) with `key`; a `Pin<Box<Node<F>>>` coerces to a
+    /// node of `dyn Future`.
+    pub(crate) fn boxed(key: usize, future: F) -> Pin<Box<Self>> {
+        Box::pin(Self { key, waker: None, future })
+    }
+
+    /// Drops the finished future in the box `node` and puts `future` in its place, so a
+    /// stream of children under a limit allocates no box per child.
+    pub(crate) fn refill(mut node: Pin<Box<Self>>, key: usize, future: F) -> Pin<Box<Self>> {
+        node.set(Self { key, waker: None, future });
+        node
+    }
 }
 
 /// State shared with the wakers.
@@ -49,7 +80,7 @@ struct Shared {
 }
 
 /// The waker of one child: queues its slot once until the slot is polled again.
-struct ChildWaker {
+pub(crate) struct ChildWaker {
     slot: usize,
     queued: AtomicBool,
     shared: Arc<Shared>,
@@ -85,7 +116,9 @@ impl<F: ?Sized + Future> Children<F> {
             shared,
             batch: Vec::with_capacity(capacity),
             cursor: 0,
-            spare: None,
+            spare: Vec::new(),
+            spare_node: None,
+            recycle: false,
         }
     }
 
@@ -93,20 +126,43 @@ impl<F: ?Sized + Future> Children<F> {
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.slots.reserve(additional);
         self.batch.reserve(additional);
+        // Growing these by doubling mid-run frees large buffers, which makes glibc's
+        // allocator consolidate every small block freed so far.
+        self.free.reserve(additional);
     }
 
-    /// Adds a child; it is first polled in the current pass, or else the next one.
-    pub(crate) fn push(&mut self, key: usize, future: Pin<Box<F>>) {
-        let child = Child { key, waker: None, future };
+    /// Adds a child made by [`Node::boxed`]; it is first polled in the current pass, or
+    /// else the next one.
+    pub(crate) fn push(&mut self, node: Pin<Box<Node<F>>>) {
         self.len += 1;
         let slot = if let Some(slot) = self.free.pop() {
-            self.slots[slot] = Some(child);
+            self.slots[slot] = Some(node);
             slot
         } else {
-            self.slots.push(Some(child));
+            self.slots.push(Some(node));
             self.slots.len() - 1
         };
         self.batch.push(slot);
+    }
+
+    /// Keeps the box of each child that finishes for [`take_spare_node`]; its owner must
+    /// take or [`discard_spare_node`] it before its poll returns, as the finished future
+    /// is dropped only then.
+    ///
+    /// [`take_spare_node`]: Children::take_spare_node
+    /// [`discard_spare_node`]: Children::discard_spare_node
+    pub(crate) fn recycle_nodes(&mut self) {
+        self.recycle = true;
+    }
+
+    /// The box of the child that finished last, if kept.
+    pub(crate) fn take_spare_node(&mut self) -> Option<Pin<Box<Node<F>>>> {
+        self.spare_node.take()
+    }
+
+    /// Drops the box of the child that finished last (and its finished future), if kept.
+    pub(crate) fn discard_spare_node(&mut self) {
+        self.spare_node = None;
     }
 
     /// Children not finished yet.
@@ -117,6 +173,7 @@ impl<F: ?Sized + Future> Children<F> {
     /// Drops every child at once, and the buffers with them.
     pub(crate) fn clear(&mut self) {
         self.len = 0;
+        self.spare_node = None;
         self.release_buffers();
     }
 
@@ -126,6 +183,7 @@ impl<F: ?Sized + Future> Children<F> {
         self.free = Vec::new();
         self.batch = Vec::new();
         self.cursor = 0;
+        self.spare = Vec::new();
         // Entries for gone slots are harmless (an empty slot is skipped), but hold memory.
         *self.shared.woken.lock().unwrap_or_else(PoisonError::into_inner) = Vec::new();
     }
@@ -138,11 +196,21 @@ impl<F: ?Sized + Future> Children<F> {
 
     /// The next child to finish in this pass, with its key and output; `Ready(None)` when
     /// no child is left, `Pending` when every woken child was polled.
-    pub(crate) fn poll_next(&mut self, pass: &mut Pass) -> Poll<Option<(usize, F::Output)>> {
+    ///
+    /// Whenever the children of the pass so far have all been polled, `admit` may
+    /// [`push`](Children::push) one more (and says whether it did): a newcomer is polled
+    /// at once, so one that finishes at once leaves its box to the next.
+    pub(crate) fn poll_next(
+        &mut self,
+        pass: &mut Pass,
+        mut admit: impl FnMut(&mut Self) -> bool,
+    ) -> Poll<Option<(usize, F::Output)>> {
         loop {
             let slot = if let Some(&slot) = self.batch.get(self.cursor) {
                 self.cursor += 1;
                 slot
+            } else if admit(self) {
+                continue;
             } else if self.len == 0 {
                 if self.slots.capacity() > 0 {
                     self.release_buffers();
@@ -171,22 +239,25 @@ impl<F: ?Sized + Future> Children<F> {
     }
 
     fn poll_slot(&mut self, slot: usize) -> Option<(usize, F::Output)> {
-        let mut child = self.slots.get_mut(slot)?.take()?;
+        // Moving the box out is a pointer copy; it lets the guard below free the slot.
+        let mut node = self.slots.get_mut(slot)?.take()?;
+        let child = node.as_mut().project();
         let (flag, waker) = child.waker.get_or_insert_with(|| {
-            let flag = match self.spare.take() {
-                Some(mut spare) => {
-                    if let Some(unshared) = Arc::get_mut(&mut spare) {
-                        unshared.slot = slot;
-                        *unshared.queued.get_mut() = false;
-                    }
-                    spare
-                }
-                None => Arc::new(ChildWaker {
+            // Only the set holds a spare (its child's waker was dropped), so it can be
+            // relabelled in place.
+            let spare = self.spare.pop().and_then(|mut spare| {
+                let unshared = Arc::get_mut(&mut spare)?;
+                unshared.slot = slot;
+                *unshared.queued.get_mut() = false;
+                Some(spare)
+            });
+            let flag = spare.unwrap_or_else(|| {
+                Arc::new(ChildWaker {
                     slot,
                     queued: AtomicBool::new(false),
                     shared: Arc::clone(&self.shared),
-                }),
-            };
+                })
+            });
             (Arc::clone(&flag), Waker::from(flag))
         });
         // A swap, not a store: if a wake-up's swap came first, reading its `true` here
@@ -197,25 +268,27 @@ impl<F: ?Sized + Future> Children<F> {
         // child is then dropped (right after this guard) before the panic leaves, and the
         // set stays usable for the others, as futures' `FuturesUnordered` does.
         let mut release = Release { children: self, slot, armed: true };
-        let poll = child.future.as_mut().poll(&mut Context::from_waker(waker));
+        let poll = child.future.poll(&mut Context::from_waker(waker));
+        release.armed = false;
+        drop(release);
         match poll {
             Poll::Pending => {
-                release.armed = false;
-                drop(release);
-                self.slots[slot] = Some(child);
+                self.slots[slot] = Some(node);
                 None
             }
             Poll::Ready(output) => {
-                release.armed = false;
-                drop(release);
-                let Child { key, waker, future } = child;
-                drop(future);
-                if let Some((mut flag, waker)) = waker {
+                let key = *child.key;
+                if let Some((mut flag, waker)) = child.waker.take() {
                     drop(waker);
                     // Nobody else holds this waker: the next child may use it.
-                    if Arc::get_mut(&mut flag).is_some() {
-                        self.spare = Some(flag);
+                    if Arc::get_mut(&mut flag).is_some() && self.spare.len() < SPARE_WAKERS {
+                        self.spare.push(flag);
                     }
+                }
+                if self.recycle {
+                    self.spare_node = Some(node);
+                } else {
+                    drop(node);
                 }
                 self.finish_slot(slot);
                 Some((key, output))
@@ -225,7 +298,9 @@ impl<F: ?Sized + Future> Children<F> {
 
     fn finish_slot(&mut self, slot: usize) {
         self.len -= 1;
-        if self.len == 0 && self.cursor >= self.batch.len() {
+        // An owner that recycles boxes admits more children, and releases the buffers
+        // itself once none are left to admit.
+        if self.len == 0 && self.cursor >= self.batch.len() && !self.recycle {
             self.release_buffers();
         } else {
             self.free.push(slot);

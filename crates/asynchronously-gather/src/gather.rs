@@ -98,8 +98,8 @@ pub struct Gather<F: TryFuture, I = std::vec::IntoIter<F>> {
 enum Kind<F: TryFuture, I> {
     /// Up to 30 futures, inline in one pinned allocation, all polled on each wake-up.
     Small(#[pin] TryJoinAll<F>),
-    /// More, or under a limit: a child per future with a waker of its own, pulled from the
-    /// iterator as places free up. Boxed so that the common small gather stays as small to
+    /// More, or under a limit: a child per future with a waker of its own (see
+    /// `join.rs`), pulled from the iterator as places free up. Boxed so that the common small gather stays as small to
     /// move as `try_join_all`.
     Many(Box<Strict<F, I>>),
 }
@@ -128,7 +128,7 @@ impl<F: TryFuture, I: Iterator<Item = F>> Strict<F, I> {
         let Self { join, values } = self;
         let mut pass = join.begin(cx);
         if values.capacity() == 0 {
-            values.reserve(join.total());
+            values.reserve(join.expected());
         }
         loop {
             match join.poll_next(&mut pass) {

@@ -106,6 +106,9 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
         let mut pass = this.join.begin(cx);
+        if this.outputs.capacity() == 0 {
+            this.outputs.reserve(this.join.expected());
+        }
         loop {
             match this.join.poll_next(&mut pass) {
                 Poll::Pending => return Poll::Pending,

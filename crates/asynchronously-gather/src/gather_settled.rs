@@ -108,7 +108,7 @@ impl<F: Future, I: Iterator<Item = F>> Settled<F, I> {
         let Self { join, outputs } = self;
         let mut pass = join.begin(cx);
         if outputs.capacity() == 0 {
-            outputs.reserve(join.total());
+            outputs.reserve(join.expected());
         }
         loop {
             match join.poll_next(&mut pass) {

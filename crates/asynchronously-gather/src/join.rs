@@ -5,11 +5,14 @@ use std::fmt;
 use std::future::Future;
 use std::iter::Map;
 use std::num::NonZeroUsize;
+use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures::future::IntoFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use pin_project::pin_project;
 
-use crate::children::{Children, Pass};
+use crate::children::{Children, Node, Pass};
 
 /// Up to this many futures (known from the iterator's size hint), a gather is futures'
 /// `try_join_all` / `join_all`, which keep them inline and poll all of them on each wake-up:
@@ -44,17 +47,52 @@ pub(crate) type TryJoin<F, I> = Join<IntoFuture<F>, Map<I, fn(F) -> IntoFuture<F
 /// Futures pulled from an iterator and run as children, at most `limit` at a time, keyed by
 /// the order they were pulled in.
 pub(crate) struct Join<F: Future, I> {
-    children: Children<F>,
+    engine: Engine<F>,
     /// `None` once the iterator returned `None` (or the join was cleared).
     source: Option<I>,
     next_key: usize,
     limit: usize,
 }
 
+/// What runs the children.
+enum Engine<F: Future> {
+    /// Without a limit: futures' `FuturesUnordered`, which keeps each child and its waker
+    /// in one allocation (with `unsafe` code we do not write), so a wake-up of one of many
+    /// children touches little memory.
+    Unordered(FuturesUnordered<Keyed<F>>),
+    /// Under a limit: our own set, in which each finished child hands its box and its
+    /// waker to the next one, so a stream of children allocates nothing per child.
+    Slots(Children<F>),
+}
+
+/// A child with its key, as `FuturesUnordered` runs it.
+#[pin_project]
+pub(crate) struct Keyed<F> {
+    key: usize,
+    #[pin]
+    future: F,
+}
+
+impl<F: Future> Future for Keyed<F> {
+    type Output = (usize, F::Output);
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let key = *this.key;
+        this.future.poll(cx).map(|output| (key, output))
+    }
+}
+
+/// One poll of a [`Join`].
+pub(crate) struct JoinPass<'c, 'w> {
+    cx: &'c Context<'w>,
+    slots: Option<Pass>,
+}
+
 impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
     pub(crate) fn new(futures: impl IntoIterator<IntoIter = I>) -> Self {
         Self {
-            children: Children::with_capacity(0),
+            engine: Engine::Unordered(FuturesUnordered::new()),
             source: Some(futures.into_iter()),
             next_key: 0,
             limit: usize::MAX,
@@ -63,7 +101,12 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
 
     /// A join with no source: children come from [`push`](Join::push) only.
     pub(crate) fn empty() -> Self {
-        Self { children: Children::with_capacity(0), source: None, next_key: 0, limit: usize::MAX }
+        Self {
+            engine: Engine::Unordered(FuturesUnordered::new()),
+            source: None,
+            next_key: 0,
+            limit: usize::MAX,
+        }
     }
 
     /// How many futures were pulled (or pushed) so far.
@@ -71,72 +114,109 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
         self.next_key
     }
 
+    /// Runs at most `limit` children at a time; called before the first poll.
     pub(crate) fn set_limit(&mut self, limit: NonZeroUsize) {
+        debug_assert_eq!(self.next_key, 0, "the limit is set before any child starts");
         self.limit = limit.get();
+        let mut children = Children::with_capacity(0);
+        children.recycle_nodes();
+        self.engine = Engine::Slots(children);
     }
 
     /// Adds a future past the limit's accounting: it runs at once, with the next key.
     pub(crate) fn push(&mut self, future: F) {
-        self.children.push(self.next_key, Box::pin(future));
-        self.next_key += 1;
-    }
-
-    /// Starts one poll of the owner, admitting children up to the limit.
-    pub(crate) fn begin(&mut self, cx: &Context<'_>) -> Pass {
-        if self.next_key == 0 {
-            if let Some(source) = &self.source {
-                // An endless iterator hints `usize::MAX`: reserve no more than a sane batch.
-                let hint = source.size_hint().0.min(self.limit).min(1 << 20);
-                self.children.reserve(hint);
+        match &mut self.engine {
+            Engine::Unordered(set) => {
+                set.push(Keyed { key: self.next_key, future });
+                self.next_key += 1;
             }
+            Engine::Slots(children) => push(children, &mut self.next_key, future),
         }
-        while self.children.len() < self.limit && self.admit_one() {}
-        self.children.begin(cx)
     }
 
-    fn admit_one(&mut self) -> bool {
-        let Some(source) = &mut self.source else { return false };
-        match source.next() {
-            Some(future) => {
-                self.push(future);
-                true
+    /// Starts one poll of the owner. Without a limit, every future of the source starts
+    /// now; under one, children are admitted as the pass goes.
+    pub(crate) fn begin<'c, 'w>(&mut self, cx: &'c Context<'w>) -> JoinPass<'c, 'w> {
+        match &mut self.engine {
+            Engine::Unordered(set) => {
+                if let Some(source) = self.source.take() {
+                    for future in source {
+                        set.push(Keyed { key: self.next_key, future });
+                        self.next_key += 1;
+                    }
+                }
+                JoinPass { cx, slots: None }
             }
-            None => {
-                self.source = None;
-                false
+            Engine::Slots(children) => {
+                if self.next_key == 0 {
+                    if let Some(source) = &self.source {
+                        // An endless iterator hints `usize::MAX`: reserve a sane batch.
+                        let hint = source.size_hint().0.min(self.limit).min(1 << 20);
+                        children.reserve(hint);
+                    }
+                }
+                JoinPass { cx, slots: Some(children.begin(cx)) }
             }
         }
     }
 
     /// The next finished child (its key and output), `Ready(None)` once the source is
     /// exhausted and every child finished.
-    pub(crate) fn poll_next(&mut self, pass: &mut Pass) -> Poll<Option<(usize, F::Output)>> {
-        loop {
-            match self.children.poll_next(pass) {
-                Poll::Ready(Some(done)) => {
-                    // A freed place goes to the next waiting future, polled within this pass.
-                    if self.children.len() < self.limit {
-                        self.admit_one();
+    pub(crate) fn poll_next(
+        &mut self,
+        pass: &mut JoinPass<'_, '_>,
+    ) -> Poll<Option<(usize, F::Output)>> {
+        let Self { engine, source, next_key, limit } = self;
+        match engine {
+            Engine::Unordered(set) => {
+                // `poll_next_unpin` wants `&mut Context`; a copy of the waker's context is
+                // as good, the set registers the waker it is given.
+                let mut cx = Context::from_waker(pass.cx.waker());
+                set.poll_next_unpin(&mut cx)
+            }
+            Engine::Slots(children) => {
+                let slots = pass.slots.get_or_insert_with(|| children.begin(pass.cx));
+                let poll =
+                    children.poll_next(slots, |children| admit(children, source, next_key, *limit));
+                if poll.is_ready() {
+                    // A freed place goes to the next waiting future, polled within this
+                    // pass; it takes the finished child's box, or else the finished future
+                    // is dropped now.
+                    admit(children, source, next_key, *limit);
+                    children.discard_spare_node();
+                    if source.is_none() && children.len() == 0 {
+                        children.clear();
                     }
-                    return Poll::Ready(Some(done));
                 }
-                // Every child finished, but the source may still hold futures (a limit of
-                // children that all finished at once in a pass that admitted no more).
-                Poll::Ready(None) if self.admit_one() => {}
-                other => return other,
+                poll
             }
         }
     }
 
     /// Drops every running future and the source.
     pub(crate) fn clear(&mut self) {
-        self.children.clear();
+        match &mut self.engine {
+            // A new set, not `clear`: that keeps the set's ready queue, which holds memory.
+            Engine::Unordered(set) => *set = FuturesUnordered::new(),
+            Engine::Slots(children) => children.clear(),
+        }
         self.source = None;
     }
 
     /// Children running now.
     pub(crate) fn running(&self) -> usize {
-        self.children.len()
+        match &self.engine {
+            Engine::Unordered(set) => set.len(),
+            Engine::Slots(children) => children.len(),
+        }
+    }
+
+    /// How many outputs to make room for at the first poll: the source's lower size hint,
+    /// capped as [`begin`](Join::begin) caps it. Growing the outputs by doubling instead
+    /// would free large buffers mid-run, which makes glibc's allocator consolidate every
+    /// small block freed so far.
+    pub(crate) fn expected(&self) -> usize {
+        self.size_hint().0.min(1 << 20)
     }
 
     /// Whether the source has been exhausted (no future waits to be admitted).
@@ -146,7 +226,7 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
 
     /// Bounds on the children not finished yet, running or waiting in the source.
     pub(crate) fn size_hint(&self) -> (usize, Option<usize>) {
-        let running = self.children.len();
+        let running = self.running();
         match &self.source {
             None => (running, Some(running)),
             Some(source) => {
@@ -157,11 +237,50 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
     }
 }
 
+/// Adds `future` as the child keyed `next_key`, in the box of the child that finished last
+/// if there is one.
+fn push<F: Future>(children: &mut Children<F>, next_key: &mut usize, future: F) {
+    let node = match children.take_spare_node() {
+        Some(node) => Node::refill(node, *next_key, future),
+        None => Node::boxed(*next_key, future),
+    };
+    children.push(node);
+    *next_key += 1;
+}
+
+/// Pulls the next future from `source` into `children` if fewer than `limit` run; says
+/// whether it did.
+fn admit<F: Future, I: Iterator<Item = F>>(
+    children: &mut Children<F>,
+    source: &mut Option<I>,
+    next_key: &mut usize,
+    limit: usize,
+) -> bool {
+    if children.len() >= limit {
+        return false;
+    }
+    let Some(pulled) = source else { return false };
+    match pulled.next() {
+        Some(future) => {
+            push(children, next_key, future);
+            true
+        }
+        None => {
+            *source = None;
+            false
+        }
+    }
+}
+
 impl<F: Future, I> fmt::Debug for Join<F, I> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let running = match &self.engine {
+            Engine::Unordered(set) => set.len(),
+            Engine::Slots(children) => children.len(),
+        };
         f.debug_struct("Join")
             .field("started", &self.next_key)
-            .field("running", &self.children.len())
+            .field("running", &running)
             .field("source_done", &self.source.is_none())
             .finish()
     }

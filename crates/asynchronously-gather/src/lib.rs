@@ -51,12 +51,15 @@
 //!
 //! **Engine.** Children are polled only when woken, and a wake-up costs the woken child
 //! alone, at any N: each child has a waker of its own from its first poll, which queues just
-//! that child. Up to 30 futures, [`gather()`] and [`gather_settled`] are futures' own
-//! `try_join_all`/`join_all`, which keep the futures inline and poll all of them on each
-//! wake-up: for so few, measurably faster than a waker per child. Iterators are pulled
-//! lazily, as places free up under a [`Limit`], and a finished child's memory is released
-//! at once; [`AsCompleted`] is also a set that grows with
-//! [`push`](AsCompleted::push), like futures' `FuturesUnordered`.
+//! that child. Without a limit, the children run in futures' `FuturesUnordered`, which keeps
+//! each child and its waker in one allocation; under a [`Limit`], in a set of our own in
+//! which a finished child hands its box and its waker to the next, so a stream of children
+//! allocates nothing per child. Up to 30 futures, [`gather()`] and [`gather_settled`] are
+//! futures' own `try_join_all`/`join_all`, which keep the futures inline and poll all of
+//! them on each wake-up: for so few, measurably faster. Iterators are pulled lazily, as
+//! places free up under a [`Limit`], and a finished child's memory is released at once;
+//! [`AsCompleted`] is also a set that grows with [`push`](AsCompleted::push), like futures'
+//! `FuturesUnordered`.
 //!
 //! # When not to use this crate
 //!

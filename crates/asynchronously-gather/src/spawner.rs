@@ -10,6 +10,7 @@ use futures::FutureExt;
 use futures::future::{AbortHandle, Abortable, Aborted};
 
 use crate::SpawnError;
+use crate::children::Node;
 use crate::control::{CancelToken, Control};
 use crate::task_handle::{FailureSlot, Slot, TaskHandle};
 
@@ -41,7 +42,7 @@ pub struct Spawner<'a, E> {
 }
 
 /// A child as the group sees it: its output says how it ended.
-pub(crate) type BoxedChild<'a, E> = Pin<Box<dyn Future<Output = Exit<'a, E>> + Send + 'a>>;
+pub(crate) type BoxedChild<'a, E> = Pin<Box<Node<dyn Future<Output = Exit<'a, E>> + Send + 'a>>>;
 
 /// How a child ended.
 pub(crate) enum Exit<'a, E> {
@@ -163,7 +164,7 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
         let (handle, slot) = TaskHandle::new(abort);
         let guard = ChildGuard { slot, shared: Arc::clone(&self.shared), ended: false };
         self.shared.active.fetch_add(1, Ordering::Relaxed);
-        let child: BoxedChild<'a, E> = Box::pin(async move {
+        let child: BoxedChild<'a, E> = Node::boxed(0, async move {
             let mut guard = guard;
             // The group decides what a panic means (contained or resumed), so catch it here.
             let future = Abortable::new(future, registration);

@@ -591,10 +591,10 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
             }
             // Children the body just spawned start in this same poll.
             for child in std::mem::take(&mut group.shared.0.lock().children) {
-                this.children.push(0, child);
+                this.children.push(child);
             }
             let mut pass = this.children.begin(cx);
-            while let Poll::Ready(Some((_, exit))) = this.children.poll_next(&mut pass) {
+            while let Poll::Ready(Some((_, exit))) = this.children.poll_next(&mut pass, |_| false) {
                 let (error, slot) = match exit {
                     Exit::Succeeded => continue,
                     Exit::Aborted => {
