@@ -68,6 +68,7 @@ pub(crate) fn run() -> Result<(), String> {
         problems.extend(clock_reads(&relative, &text));
         problems.extend(leftovers(&relative, &text));
         problems.extend(facade_doc_paths(&relative, &text));
+        problems.extend(leaf_modules(&relative, &text));
     }
 
     let mut manifests = vec![root.join("tests/Cargo.toml"), root.join("xtask/Cargo.toml")];
@@ -181,6 +182,31 @@ pub(crate) fn facade_doc_paths(path: &str, text: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+/// Modules that the rest of their crate builds on, and that name no other module of it (the
+/// joins add their limited forms to `Limit` in their own files).
+const LEAF_MODULES: &[&str] = &["crates/asynchronously-gather/src/limit.rs"];
+
+/// A leaf module's code (comments aside) names no `crate::` or `super::` path.
+pub(crate) fn leaf_modules(path: &str, text: &str) -> Vec<String> {
+    if !LEAF_MODULES.contains(&path) {
+        return Vec::new();
+    }
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| {
+            let code = line.trim_start();
+            !code.starts_with("//") && (code.contains("crate::") || code.contains("super::"))
+        })
+        .map(|(index, _)| {
+            format!(
+                "{path}:{}: a leaf module names no other module of its crate; put the code that \
+                 needs one in that module (`impl Limit` blocks live beside each join)",
+                index + 1
+            )
+        })
+        .collect()
 }
 
 /// Every manifest inherits the workspace's package fields and lints.

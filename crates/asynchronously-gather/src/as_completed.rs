@@ -42,14 +42,31 @@ where
     AsCompleted { join: Join::new(futures), terminated: false }
 }
 
-pub(crate) fn as_completed_limited<I>(futures: I, limit: Limit) -> AsCompleted<I::Item, I::IntoIter>
-where
-    I: IntoIterator,
-    I::Item: Future,
-{
-    let mut join = Join::new(futures);
-    join.set_limit(limit.get());
-    AsCompleted { join, terminated: false }
+// The limited form, beside the unlimited one.
+impl Limit {
+    /// [`as_completed`](crate::as_completed) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::Limit;
+    /// use futures::StreamExt;
+    ///
+    /// let stream = Limit::new(1)?.as_completed(['a', 'b'].map(|c| async move { c }));
+    /// assert_eq!(stream.collect::<Vec<_>>().await, [(0, 'a'), (1, 'b')]);
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn as_completed<I>(self, futures: I) -> AsCompleted<I::Item, I::IntoIter>
+    where
+        I: IntoIterator,
+        I::Item: Future,
+    {
+        let mut join = Join::new(futures);
+        join.set_limit(self.get());
+        AsCompleted { join, terminated: false }
+    }
 }
 
 /// Stream returned by [`as_completed`] and [`Limit::as_completed`], and a set of futures

@@ -64,12 +64,20 @@ fn many<F: TryFuture, I: Iterator<Item = F>>(futures: I, limit: Option<Limit>) -
     Gather { kind: Kind::Many(Box::new(Strict { join, values: Vec::new() })) }
 }
 
-pub(crate) fn gather_limited<I>(futures: I, limit: Limit) -> Gather<I::Item, I::IntoIter>
-where
-    I: IntoIterator,
-    I::Item: TryFuture,
-{
-    many(futures.into_iter(), Some(limit))
+// The limited form, beside the unlimited one.
+impl Limit {
+    /// [`gather`](crate::gather()) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// See [`Limit`].
+    pub fn gather<I>(self, futures: I) -> Gather<I::Item, I::IntoIter>
+    where
+        I: IntoIterator,
+        I::Item: TryFuture,
+    {
+        many(futures.into_iter(), Some(self))
+    }
 }
 
 /// Future returned by [`gather`] and [`Limit::gather`]; `I` is the iterator the futures are

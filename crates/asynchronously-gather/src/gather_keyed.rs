@@ -10,7 +10,7 @@ use futures::TryFuture;
 use pin_project::pin_project;
 
 use crate::KeyedError;
-use crate::gather::{Gather, gather, gather_limited};
+use crate::gather::{Gather, gather};
 use crate::limit::Limit;
 
 /// Runs a future per key concurrently and returns a map with the same keys, or the first
@@ -53,17 +53,31 @@ where
     GatherKeyed { inner: gather(pairs.into_iter().map(Keyed::new as fn((K, F)) -> Keyed<K, F>)) }
 }
 
-pub(crate) fn gather_keyed_limited<I, K, F>(
-    pairs: I,
-    limit: Limit,
-) -> GatherKeyed<K, F, I::IntoIter>
-where
-    I: IntoIterator<Item = (K, F)>,
-    K: Eq + Hash,
-    F: TryFuture,
-{
-    let pairs = pairs.into_iter().map(Keyed::new as fn((K, F)) -> Keyed<K, F>);
-    GatherKeyed { inner: gather_limited(pairs, limit) }
+// The limited form, beside the unlimited one.
+impl Limit {
+    /// [`gather_keyed`](crate::gather_keyed) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::Limit;
+    ///
+    /// let pairs = (0..5).map(|n| (n, async move { Ok::<_, ()>(n * 10) }));
+    /// let values = Limit::new(2)?.gather_keyed(pairs).await.unwrap();
+    /// assert_eq!(values[&4], 40);
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn gather_keyed<I, K, F>(self, pairs: I) -> GatherKeyed<K, F, I::IntoIter>
+    where
+        I: IntoIterator<Item = (K, F)>,
+        K: Eq + Hash,
+        F: TryFuture,
+    {
+        let pairs = pairs.into_iter().map(Keyed::new as fn((K, F)) -> Keyed<K, F>);
+        GatherKeyed { inner: self.gather(pairs) }
+    }
 }
 
 /// Future returned by [`gather_keyed`] and [`Limit::gather_keyed`]; `I` is the iterator the

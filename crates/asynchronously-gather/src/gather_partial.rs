@@ -54,19 +54,36 @@ where
     GatherPartial { join: Join::new(futures), outputs: Vec::new(), accept }
 }
 
-pub(crate) fn gather_partial_limited<I, P>(
-    futures: I,
-    accept: P,
-    limit: Limit,
-) -> GatherPartial<I::Item, P, I::IntoIter>
-where
-    I: IntoIterator,
-    I::Item: TryFuture,
-    P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
-{
-    let mut gather = gather_partial(futures, accept);
-    gather.join.set_limit(limit.get());
-    gather
+// The limited form, beside the unlimited one.
+impl Limit {
+    /// [`gather_partial`](crate::gather_partial) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::Limit;
+    ///
+    /// let futures = [Err("busy"), Ok(2)].map(|result| async move { result });
+    /// let outputs = Limit::new(1)?.gather_partial(futures, |e: &&str| *e == "busy").await;
+    /// assert_eq!(outputs, Ok(vec![Err("busy"), Ok(2)]));
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn gather_partial<I, P>(
+        self,
+        futures: I,
+        accept: P,
+    ) -> GatherPartial<I::Item, P, I::IntoIter>
+    where
+        I: IntoIterator,
+        I::Item: TryFuture,
+        P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
+    {
+        let mut gather = gather_partial(futures, accept);
+        gather.join.set_limit(self.get());
+        gather
+    }
 }
 
 /// Future returned by [`gather_partial`] and [`Limit::gather_partial`]; `I` is the iterator

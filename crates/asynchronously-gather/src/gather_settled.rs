@@ -51,15 +51,28 @@ fn many<F: Future, I: Iterator<Item = F>>(futures: I, limit: Option<Limit>) -> G
     GatherSettled { kind: Kind::Many(Box::new(Settled { join, outputs: Vec::new() })) }
 }
 
-pub(crate) fn gather_settled_limited<I>(
-    futures: I,
-    limit: Limit,
-) -> GatherSettled<I::Item, I::IntoIter>
-where
-    I: IntoIterator,
-    I::Item: Future,
-{
-    many(futures.into_iter(), Some(limit))
+// The limited form, beside the unlimited one.
+impl Limit {
+    /// [`gather_settled`](crate::gather_settled) with this limit.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # futures::executor::block_on(async {
+    /// use asynchronously::gather::Limit;
+    ///
+    /// let outputs = Limit::new(1)?.gather_settled([1, 2].map(|n| async move { n })).await;
+    /// assert_eq!(outputs, [1, 2]);
+    /// # Ok::<(), asynchronously::gather::LimitError>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn gather_settled<I>(self, futures: I) -> GatherSettled<I::Item, I::IntoIter>
+    where
+        I: IntoIterator,
+        I::Item: Future,
+    {
+        many(futures.into_iter(), Some(self))
+    }
 }
 
 /// Future returned by [`gather_settled`] and [`Limit::gather_settled`]; `I` is the iterator

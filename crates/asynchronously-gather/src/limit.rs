@@ -1,10 +1,8 @@
 use std::fmt;
 use std::num::NonZeroUsize;
 
-use std::future::Future;
-use std::hash::Hash;
-
-use futures::TryFuture;
+// Each join adds its limited form (`Limit::gather`, …) in its own module, so this one
+// depends on none of them.
 
 /// A concurrency limit for the gathers: at most this many children run at once, and the
 /// next one (in input order) starts as soon as one finishes.
@@ -76,112 +74,6 @@ impl Limit {
     /// ```
     pub fn get(self) -> NonZeroUsize {
         self.0
-    }
-
-    /// [`gather`](crate::gather()) with this limit.
-    ///
-    /// # Examples
-    ///
-    /// See [`Limit`].
-    pub fn gather<I>(self, futures: I) -> crate::Gather<I::Item, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: TryFuture,
-    {
-        crate::gather::gather_limited(futures, self)
-    }
-
-    /// [`gather_keyed`](crate::gather_keyed) with this limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use asynchronously::gather::Limit;
-    ///
-    /// let pairs = (0..5).map(|n| (n, async move { Ok::<_, ()>(n * 10) }));
-    /// let values = Limit::new(2)?.gather_keyed(pairs).await.unwrap();
-    /// assert_eq!(values[&4], 40);
-    /// # Ok::<(), asynchronously::gather::LimitError>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn gather_keyed<I, K, F>(self, pairs: I) -> crate::GatherKeyed<K, F, I::IntoIter>
-    where
-        I: IntoIterator<Item = (K, F)>,
-        K: Eq + Hash,
-        F: TryFuture,
-    {
-        crate::gather_keyed::gather_keyed_limited(pairs, self)
-    }
-
-    /// [`gather_settled`](crate::gather_settled) with this limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use asynchronously::gather::Limit;
-    ///
-    /// let outputs = Limit::new(1)?.gather_settled([1, 2].map(|n| async move { n })).await;
-    /// assert_eq!(outputs, [1, 2]);
-    /// # Ok::<(), asynchronously::gather::LimitError>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn gather_settled<I>(self, futures: I) -> crate::GatherSettled<I::Item, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: Future,
-    {
-        crate::gather_settled::gather_settled_limited(futures, self)
-    }
-
-    /// [`gather_partial`](crate::gather_partial) with this limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use asynchronously::gather::Limit;
-    ///
-    /// let futures = [Err("busy"), Ok(2)].map(|result| async move { result });
-    /// let outputs = Limit::new(1)?.gather_partial(futures, |e: &&str| *e == "busy").await;
-    /// assert_eq!(outputs, Ok(vec![Err("busy"), Ok(2)]));
-    /// # Ok::<(), asynchronously::gather::LimitError>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn gather_partial<I, P>(
-        self,
-        futures: I,
-        accept: P,
-    ) -> crate::GatherPartial<I::Item, P, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: TryFuture,
-        P: FnMut(&<I::Item as TryFuture>::Error) -> bool,
-    {
-        crate::gather_partial::gather_partial_limited(futures, accept, self)
-    }
-
-    /// [`as_completed`](crate::as_completed) with this limit.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # futures::executor::block_on(async {
-    /// use asynchronously::gather::Limit;
-    /// use futures::StreamExt;
-    ///
-    /// let stream = Limit::new(1)?.as_completed(['a', 'b'].map(|c| async move { c }));
-    /// assert_eq!(stream.collect::<Vec<_>>().await, [(0, 'a'), (1, 'b')]);
-    /// # Ok::<(), asynchronously::gather::LimitError>(())
-    /// # }).unwrap();
-    /// ```
-    pub fn as_completed<I>(self, futures: I) -> crate::AsCompleted<I::Item, I::IntoIter>
-    where
-        I: IntoIterator,
-        I::Item: Future,
-    {
-        crate::as_completed::as_completed_limited(futures, self)
     }
 }
 

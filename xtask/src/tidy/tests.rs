@@ -172,3 +172,13 @@ fn doc_examples_use_facade_paths() {
     assert!(facade_doc_paths("crates/asynchronously-retry/src/lib.rs", good).is_empty());
     assert!(facade_doc_paths("tests/src/retry.rs", bad).is_empty());
 }
+
+#[test]
+fn leaf_modules_name_no_sibling() {
+    let limit = "crates/asynchronously-gather/src/limit.rs";
+    let bad = "use std::fmt;\n        crate::gather::gather_limited(futures, self)\n";
+    assert_eq!(leaf_modules(limit, bad).len(), 1);
+    let good = "/// [`gather`](crate::gather())\n// crate::gather is not named here\nuse std::fmt;\n";
+    assert!(leaf_modules(limit, good).is_empty());
+    assert!(leaf_modules("crates/asynchronously-gather/src/gather.rs", bad).is_empty());
+}
