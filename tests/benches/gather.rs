@@ -1,7 +1,7 @@
 //! `cargo bench -p asynchronously-tests --bench gather`: strict and keyed gathers against
 //! `futures::future::try_join_all` and futures-buffered's `try_join_all`, `as_completed`
-//! against futures-buffered's `FuturesUnordered`, and a limited join against futures'
-//! `buffer_unordered`.
+//! against futures-buffered's `FuturesUnordered`, and limited joins (over an iterator and
+//! over a stream, unordered and ordered) against futures' `buffer_unordered` and `buffered`.
 //!
 //! Every future is driven by polling with a no-op waker until it is ready, so no executor
 //! cost is measured. The children are ready at once, wake themselves, or (the
@@ -198,6 +198,36 @@ fn main() {
         |n| {
             timed(n, || {
                 drive(count(futures::stream::iter(yield_once_futures(100_000)).buffer_unordered(8)))
+            })
+        },
+    );
+    report(
+        "gather/limit-8-stream-100000",
+        "buffer_unordered",
+        |n| {
+            timed(n, || {
+                let stream = futures::stream::iter(yield_once_futures(100_000));
+                drive(count(eight.as_completed_stream(stream)))
+            })
+        },
+        |n| {
+            timed(n, || {
+                drive(count(futures::stream::iter(yield_once_futures(100_000)).buffer_unordered(8)))
+            })
+        },
+    );
+    report(
+        "gather/buffered-8-stream-100000",
+        "buffered",
+        |n| {
+            timed(n, || {
+                let stream = futures::stream::iter(yield_once_futures(100_000));
+                drive(count(eight.buffered(stream)))
+            })
+        },
+        |n| {
+            timed(n, || {
+                drive(count(futures::stream::iter(yield_once_futures(100_000)).buffered(8)))
             })
         },
     );

@@ -27,6 +27,7 @@ use crate::runtime_test;
 mod engine;
 mod group;
 mod set;
+mod streams;
 use crate::support::{CountingWaker, ms, poll_once};
 
 type Child = BoxFuture<'static, Result<u64, String>>;

@@ -39,7 +39,7 @@ where
     I: IntoIterator,
     I::Item: Future,
 {
-    AsCompleted { join: Join::new(futures), terminated: false }
+    AsCompleted { join: Join::new(futures.into_iter()), terminated: false }
 }
 
 // The limited form, beside the unlimited one.
@@ -63,7 +63,7 @@ impl Limit {
         I: IntoIterator,
         I::Item: Future,
     {
-        let mut join = Join::new(futures);
+        let mut join = Join::new(futures.into_iter());
         join.set_limit(self.get());
         AsCompleted { join, terminated: false }
     }

@@ -1,5 +1,5 @@
-//! Admission of futures from an iterator into [`Children`], under an optional concurrency
-//! limit: the iterator is pulled only as places free up.
+//! Admission of futures from an iterator or a stream into the children, under an optional
+//! concurrency limit: the source is pulled only as places free up.
 
 use std::fmt;
 use std::future::Future;
@@ -8,6 +8,7 @@ use std::num::NonZeroUsize;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use futures::Stream;
 use futures::future::IntoFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use pin_project::pin_project;
@@ -44,6 +45,45 @@ pub(crate) fn store<T>(outputs: &mut Vec<Option<T>>, index: usize, value: T) {
 /// A join of fallible futures, each turned into a future of its `Result`.
 pub(crate) type TryJoin<F, I> = Join<IntoFuture<F>, Map<I, fn(F) -> IntoFuture<F>>>;
 
+/// Where a join's futures come from: an iterator, or a [`Streamed`] stream.
+pub(crate) trait Source {
+    type Future: Future;
+
+    /// The next future; `Ready(None)` once there are no more, `Pending` (with `cx` to be
+    /// woken) while a stream has none yet.
+    fn pull(&mut self, cx: &Context<'_>) -> Poll<Option<Self::Future>>;
+
+    fn size_hint(&self) -> (usize, Option<usize>);
+}
+
+impl<I: Iterator<Item: Future>> Source for I {
+    type Future = I::Item;
+
+    fn pull(&mut self, _: &Context<'_>) -> Poll<Option<I::Item>> {
+        Poll::Ready(self.next())
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        Iterator::size_hint(self)
+    }
+}
+
+/// A stream of futures as a [`Source`] (boxed, as joins are not pinned).
+pub(crate) struct Streamed<S>(pub(crate) Pin<Box<S>>);
+
+impl<S: Stream<Item: Future>> Source for Streamed<S> {
+    type Future = S::Item;
+
+    fn pull(&mut self, cx: &Context<'_>) -> Poll<Option<S::Item>> {
+        // `poll_next` wants `&mut Context`; a context of the same waker is as good.
+        self.0.as_mut().poll_next(&mut Context::from_waker(cx.waker()))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
 /// Futures pulled from an iterator and run as children, at most `limit` at a time, keyed by
 /// the order they were pulled in.
 pub(crate) struct Join<F: Future, I> {
@@ -52,6 +92,10 @@ pub(crate) struct Join<F: Future, I> {
     source: Option<I>,
     next_key: usize,
     limit: usize,
+    /// Finished outputs the owner holds, counted against the limit.
+    held: usize,
+    /// Whether the owner may hold each output (see [`Join::set_held`]).
+    holds: bool,
 }
 
 /// What runs the children.
@@ -89,13 +133,15 @@ pub(crate) struct JoinPass<'c, 'w> {
     slots: Option<Pass>,
 }
 
-impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
-    pub(crate) fn new(futures: impl IntoIterator<IntoIter = I>) -> Self {
+impl<F: Future, I: Source<Future = F>> Join<F, I> {
+    pub(crate) fn new(source: I) -> Self {
         Self {
             engine: Engine::Unordered(FuturesUnordered::new()),
-            source: Some(futures.into_iter()),
+            source: Some(source),
             next_key: 0,
             limit: usize::MAX,
+            held: 0,
+            holds: false,
         }
     }
 
@@ -106,6 +152,8 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
             source: None,
             next_key: 0,
             limit: usize::MAX,
+            held: 0,
+            holds: false,
         }
     }
 
@@ -134,15 +182,19 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
         }
     }
 
-    /// Starts one poll of the owner. Without a limit, every future of the source starts
-    /// now; under one, children are admitted as the pass goes.
+    /// Starts one poll of the owner. Without a limit, every future the source has now
+    /// starts now; under one, children are admitted as the pass goes.
     pub(crate) fn begin<'c, 'w>(&mut self, cx: &'c Context<'w>) -> JoinPass<'c, 'w> {
         match &mut self.engine {
             Engine::Unordered(set) => {
-                if let Some(source) = self.source.take() {
-                    for future in source {
-                        set.push(Keyed { key: self.next_key, future });
-                        self.next_key += 1;
+                while let Some(source) = &mut self.source {
+                    match source.pull(cx) {
+                        Poll::Ready(Some(future)) => {
+                            set.push(Keyed { key: self.next_key, future });
+                            self.next_key += 1;
+                        }
+                        Poll::Ready(None) => self.source = None,
+                        Poll::Pending => break,
                     }
                 }
                 JoinPass { cx, slots: None }
@@ -166,31 +218,51 @@ impl<F: Future, I: Iterator<Item = F>> Join<F, I> {
         &mut self,
         pass: &mut JoinPass<'_, '_>,
     ) -> Poll<Option<(usize, F::Output)>> {
-        let Self { engine, source, next_key, limit } = self;
+        let Self { engine, source, next_key, limit, held, holds } = self;
         match engine {
             Engine::Unordered(set) => {
                 // `poll_next_unpin` wants `&mut Context`; a copy of the waker's context is
                 // as good, the set registers the waker it is given.
                 let mut cx = Context::from_waker(pass.cx.waker());
-                set.poll_next_unpin(&mut cx)
+                match set.poll_next_unpin(&mut cx) {
+                    // A stream with more to come, later: it wakes the owner then.
+                    Poll::Ready(None) if source.is_some() => Poll::Pending,
+                    poll => poll,
+                }
             }
             Engine::Slots(children) => {
-                let slots = pass.slots.get_or_insert_with(|| children.begin(pass.cx));
-                let poll =
-                    children.poll_next(slots, |children| admit(children, source, next_key, *limit));
-                if poll.is_ready() {
-                    // A freed place goes to the next waiting future, polled within this
-                    // pass; it takes the finished child's box, or else the finished future
-                    // is dropped now.
-                    admit(children, source, next_key, *limit);
-                    children.discard_spare_node();
-                    if source.is_none() && children.len() == 0 {
-                        children.clear();
+                let cx = pass.cx;
+                let room = limit.saturating_sub(*held);
+                let slots = pass.slots.get_or_insert_with(|| children.begin(cx));
+                let poll = children
+                    .poll_next(slots, |children| admit(children, source, next_key, room, cx));
+                match poll {
+                    Poll::Ready(Some(_)) => {
+                        // A freed place goes to the next waiting future, polled within this
+                        // pass; it takes the finished child's box, or else the finished
+                        // future is dropped now.
+                        // An ordered owner may hold the output just finished: it counts.
+                        let room = room.saturating_sub(usize::from(*holds));
+                        admit(children, source, next_key, room, cx);
+                        children.discard_spare_node();
+                        if source.is_none() && children.len() == 0 {
+                            children.clear();
+                        }
+                        poll
                     }
+                    // A stream with more to come, later: it wakes the owner then.
+                    Poll::Ready(None) if source.is_some() => Poll::Pending,
+                    poll => poll,
                 }
-                poll
             }
         }
+    }
+
+    /// Counts `held` outputs (finished, not handed out yet) against the limit, as an
+    /// ordered stream must so that one slow child cannot make it buffer without bound.
+    pub(crate) fn set_held(&mut self, held: usize) {
+        self.held = held;
+        self.holds = true;
     }
 
     /// Drops every running future and the source.
@@ -250,25 +322,27 @@ fn push<F: Future>(children: &mut Children<F>, next_key: &mut usize, future: F) 
 
 /// Pulls the next future from `source` into `children` if fewer than `limit` run; says
 /// whether it did.
-fn admit<F: Future, I: Iterator<Item = F>>(
+fn admit<F: Future, I: Source<Future = F>>(
     children: &mut Children<F>,
     source: &mut Option<I>,
     next_key: &mut usize,
     limit: usize,
+    cx: &Context<'_>,
 ) -> bool {
     if children.len() >= limit {
         return false;
     }
     let Some(pulled) = source else { return false };
-    match pulled.next() {
-        Some(future) => {
+    match pulled.pull(cx) {
+        Poll::Ready(Some(future)) => {
             push(children, next_key, future);
             true
         }
-        None => {
+        Poll::Ready(None) => {
             *source = None;
             false
         }
+        Poll::Pending => false,
     }
 }
 
