@@ -178,7 +178,8 @@ fn leaf_modules_name_no_sibling() {
     let limit = "crates/asynchronously-gather/src/limit.rs";
     let bad = "use std::fmt;\n        crate::gather::gather_limited(futures, self)\n";
     assert_eq!(leaf_modules(limit, bad).len(), 1);
-    let good = "/// [`gather`](crate::gather())\n// crate::gather is not named here\nuse std::fmt;\n";
+    let good =
+        "/// [`gather`](crate::gather())\n// crate::gather is not named here\nuse std::fmt;\n";
     assert!(leaf_modules(limit, good).is_empty());
     assert!(leaf_modules("crates/asynchronously-gather/src/gather.rs", bad).is_empty());
 }
