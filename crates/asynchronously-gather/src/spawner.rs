@@ -12,7 +12,7 @@ use futures::future::{AbortHandle, Abortable, Aborted};
 use crate::SpawnError;
 use crate::children::Node;
 use crate::control::{CancelToken, Control};
-use crate::task_handle::{FailureSlot, Slot, TaskHandle};
+use crate::task_handle::{ChildSlot, Slot, TaskHandle};
 
 /// Adds children to a [`TaskGroup`](crate::TaskGroup), before or while it runs; cloneable
 /// and `Send`, so children and other tasks can spawn too.
@@ -46,11 +46,11 @@ pub(crate) type BoxedChild<'a, E> = Pin<Box<Node<dyn Future<Output = Exit<'a, E>
 
 /// How a child ended.
 pub(crate) enum Exit<'a, E> {
-    Succeeded,
+    Succeeded(Arc<dyn ChildSlot<E> + 'a>),
     /// Aborted through its handle.
     Aborted,
-    Failed(E, Arc<dyn FailureSlot<E> + 'a>),
-    Panicked(Box<dyn Any + Send>, Arc<dyn FailureSlot<E> + 'a>),
+    Failed(E, Arc<dyn ChildSlot<E> + 'a>),
+    Panicked(Box<dyn Any + Send>, Arc<dyn ChildSlot<E> + 'a>),
 }
 
 /// What the spawners share with the group.
@@ -173,7 +173,7 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
                 Ok(Ok(Ok(value))) => {
                     guard.ended = true;
                     guard.slot.succeed(value);
-                    Exit::Succeeded
+                    Exit::Succeeded(guard.slot.clone())
                 }
                 Ok(Ok(Err(error))) => {
                     guard.ended = true;

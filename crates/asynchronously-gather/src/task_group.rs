@@ -12,7 +12,7 @@ use pin_project::{pin_project, pinned_drop};
 use crate::children::Children;
 use crate::control::{CancelToken, GroupHandle};
 use crate::spawner::{Exit, Shared, Spawner};
-use crate::task_handle::FailureSlot;
+use crate::task_handle::ChildSlot;
 use crate::{Failure, GroupError};
 
 /// A group of child futures driven together as one future, with a body that adds children
@@ -35,6 +35,8 @@ use crate::{Failure, GroupError};
 ///   handle if it still exists, and are otherwise discarded; nothing is reported at exit.
 /// - [`ExitMode::Wait`] (default): once the body finished, wait for every child.
 ///   [`ExitMode::Cancel`]: drop the unfinished children when the body finishes.
+///   [`ExitMode::WaitAndReport`] (async-tamer's scope): wait, and count in
+///   [`GroupOutcome::unawaited`] the values no handle took.
 /// - [`timeout`](TaskGroup::timeout), measured on the group's [`Clock`]: on expiry the body
 ///   and all children are dropped and [`GroupError::TimedOut`] is returned.
 /// - Shutdown from anywhere through a [`GroupHandle`] ([`handle`](TaskGroup::handle)): the
@@ -121,9 +123,17 @@ pub enum ErrorMode {
 /// # Examples
 ///
 /// ```
+/// # futures::executor::block_on(async {
 /// use asynchronously::gather::{ExitMode, TaskGroup};
 ///
-/// let _group = TaskGroup::<()>::new().exit_mode(ExitMode::Cancel);
+/// let _background = TaskGroup::<()>::new().exit_mode(ExitMode::Cancel);
+///
+/// let group = TaskGroup::<()>::new().exit_mode(ExitMode::WaitAndReport);
+/// let forgotten = group.spawner().spawn(async { Ok(7) });
+/// drop(forgotten);
+/// let outcome = group.run(async {}).await.unwrap();
+/// assert_eq!(outcome.unawaited, 1, "a value nobody took is reported");
+/// # });
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -134,6 +144,13 @@ pub enum ExitMode {
     /// Drop every unfinished child, and refuse new ones: for background loops that live as
     /// long as the body.
     Cancel,
+    /// Wait for every child, as [`Wait`](ExitMode::Wait) does, and count in
+    /// [`GroupOutcome::unawaited`] the children whose value nobody took by the time the
+    /// group ended: their handle was dropped (before the value came, or after) or still
+    /// holds it unread. async-tamer's scope, which leaves no result behind unnoticed;
+    /// failures nobody read are in [`GroupOutcome::unhandled`] in every mode. The group
+    /// keeps a record per unread value until it ends.
+    WaitAndReport,
 }
 
 /// How a [`TaskGroup`] ended when it was not cut short.
@@ -163,6 +180,9 @@ pub struct GroupOutcome<T, E> {
     /// Children dropped unfinished: at exit ([`ExitMode::Cancel`]), after a shutdown's grace
     /// period, or aborted through their handles.
     pub cancelled: usize,
+    /// Under [`ExitMode::WaitAndReport`], children that succeeded but whose value no handle
+    /// took by the end; 0 in the other modes.
+    pub unawaited: usize,
 }
 
 impl<'a, E: Send + 'a> TaskGroup<'a, E> {
@@ -422,6 +442,8 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
             shutting_down: false,
             started: false,
             unread: Vec::new(),
+            unread_values: Vec::new(),
+            unawaited: 0,
             unhandled: Vec::new(),
             panicked: Vec::new(),
             cancelled: 0,
@@ -484,7 +506,12 @@ pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
     shutting_down: bool,
     started: bool,
     /// Failures delivered to live handles, reported at exit if still unread.
-    unread: Vec<Arc<dyn FailureSlot<E> + 'a>>,
+    unread: Vec<Arc<dyn ChildSlot<E> + 'a>>,
+    /// Under [`ExitMode::WaitAndReport`], values stored for handles, counted at exit if
+    /// still unread.
+    unread_values: Vec<Arc<dyn ChildSlot<E> + 'a>>,
+    /// Under [`ExitMode::WaitAndReport`], values dropped because their handle was gone.
+    unawaited: usize,
     unhandled: Vec<E>,
     panicked: Vec<String>,
     cancelled: usize,
@@ -494,7 +521,7 @@ pub struct Run<'a, B: Future, E, C: Clock = RealClock> {
 /// At exit, hands the failures delivered to handles but never read to the handler, or
 /// without one to `unhandled`; their handles then yield `Escalated`.
 fn report_unread<'a, E>(
-    unread: &mut Vec<Arc<dyn FailureSlot<E> + 'a>>,
+    unread: &mut Vec<Arc<dyn ChildSlot<E> + 'a>>,
     handler: &mut Option<Handler<'a, E>>,
     unhandled: &mut Vec<E>,
 ) {
@@ -506,6 +533,25 @@ fn report_unread<'a, E>(
             }
         }
     }
+}
+
+/// Keeps `slot` until exit; first drops the slots `unread` no longer holds for, whenever the
+/// list doubles, so a long-lived group whose handles read their results stays small.
+fn keep_unread<'a, E>(
+    slots: &mut Vec<Arc<dyn ChildSlot<E> + 'a>>,
+    slot: Arc<dyn ChildSlot<E> + 'a>,
+    unread: impl Fn(&Arc<dyn ChildSlot<E> + 'a>) -> bool,
+) {
+    if slots.len() >= 32 && slots.len().is_power_of_two() {
+        slots.retain(unread);
+    }
+    slots.push(slot);
+}
+
+/// The values nobody took by exit: those dropped with their handle gone, and those stored
+/// and still unread.
+fn count_unawaited<E>(values: &mut Vec<Arc<dyn ChildSlot<E> + '_>>, discarded: usize) -> usize {
+    discarded + values.drain(..).filter(|slot| slot.value_unread()).count()
 }
 
 /// The message of a panic payload, as `std` prints it.
@@ -570,6 +616,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                         unhandled: std::mem::take(this.unhandled),
                         panicked: std::mem::take(this.panicked),
                         cancelled: *this.cancelled,
+                        unawaited: count_unawaited(this.unread_values, *this.unawaited),
                     }),
                     None => Err(GroupError::ShutDown {
                         cancelled: *this.cancelled,
@@ -596,7 +643,16 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
             let mut pass = this.children.begin(cx);
             while let Poll::Ready(Some((_, exit))) = this.children.poll_next(&mut pass, |_| false) {
                 let (error, slot) = match exit {
-                    Exit::Succeeded => continue,
+                    Exit::Succeeded(slot) => {
+                        if group.exit_mode == ExitMode::WaitAndReport {
+                            if slot.value_discarded() {
+                                *this.unawaited += 1;
+                            } else if slot.value_unread() {
+                                keep_unread(this.unread_values, slot, |slot| slot.value_unread());
+                            }
+                        }
+                        continue;
+                    }
                     Exit::Aborted => {
                         *this.cancelled += 1;
                         continue;
@@ -644,10 +700,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                     }
                     ErrorMode::KeepGoing if slot.handle_alive() => {
                         slot.deliver(error);
-                        if this.unread.len() >= 32 && this.unread.len().is_power_of_two() {
-                            this.unread.retain(|slot| slot.is_unread());
-                        }
-                        this.unread.push(slot);
+                        keep_unread(this.unread, slot, |slot| slot.is_unread());
                     }
                     ErrorMode::KeepGoing => match &mut group.handler {
                         Some(handler) => handler.error(error),
@@ -677,6 +730,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                 unhandled: std::mem::take(this.unhandled),
                 panicked: std::mem::take(this.panicked),
                 cancelled: *this.cancelled,
+                unawaited: count_unawaited(this.unread_values, *this.unawaited),
             })),
             None => Poll::Pending,
         }

@@ -49,16 +49,21 @@ pub(crate) struct Slot<T, E> {
 }
 
 enum State<T, E> {
-    Running { waker: Option<Waker>, handle_alive: bool },
+    Running {
+        waker: Option<Waker>,
+        handle_alive: bool,
+    },
     Finished(Result<T, E>),
     Panicked(String),
     Cancelled,
     Escalated,
     Taken,
+    /// Succeeded after its handle was dropped: the value was dropped unread.
+    Discarded,
 }
 
-/// A failed child's slot, seen by the group without knowing the value type.
-pub(crate) trait FailureSlot<E>: Send + Sync {
+/// An ended child's slot, seen by the group without knowing the value type.
+pub(crate) trait ChildSlot<E>: Send + Sync {
     /// Whether the handle still exists, so it can read a failure.
     fn handle_alive(&self) -> bool;
     /// Hands the failure to the handle.
@@ -71,6 +76,10 @@ pub(crate) trait FailureSlot<E>: Send + Sync {
     fn escalate(&self);
     /// Whether a delivered failure is still unread.
     fn is_unread(&self) -> bool;
+    /// Whether a value is stored that no handle has taken.
+    fn value_unread(&self) -> bool;
+    /// Whether the value was dropped unread, its handle gone before it came.
+    fn value_discarded(&self) -> bool;
 }
 
 impl<T, E> TaskHandle<T, E> {
@@ -125,7 +134,9 @@ impl<T, E> TaskHandle<T, E> {
             State::Panicked(message) => Err(TaskError::Panicked(message)),
             State::Cancelled => Err(TaskError::Cancelled),
             State::Escalated => Err(TaskError::Escalated),
-            State::Taken => panic!("the task's result was already taken from its handle"),
+            State::Taken | State::Discarded => {
+                panic!("the task's result was already taken from its handle")
+            }
         };
         Some(result)
     }
@@ -173,7 +184,7 @@ impl<T, E> Slot<T, E> {
         if self.handle_alive() {
             self.end(State::Finished(Ok(value)));
         } else {
-            self.end(State::Taken);
+            self.end(State::Discarded);
         }
     }
 
@@ -187,7 +198,7 @@ impl<T, E> Slot<T, E> {
     }
 }
 
-impl<T: Send, E: Send> FailureSlot<E> for Slot<T, E> {
+impl<T: Send, E: Send> ChildSlot<E> for Slot<T, E> {
     fn handle_alive(&self) -> bool {
         Slot::handle_alive(self)
     }
@@ -217,6 +228,14 @@ impl<T: Send, E: Send> FailureSlot<E> for Slot<T, E> {
 
     fn is_unread(&self) -> bool {
         matches!(*self.lock(), State::Finished(Err(_)))
+    }
+
+    fn value_unread(&self) -> bool {
+        matches!(*self.lock(), State::Finished(Ok(_)))
+    }
+
+    fn value_discarded(&self) -> bool {
+        matches!(*self.lock(), State::Discarded)
     }
 }
 
@@ -261,6 +280,7 @@ impl<T, E> fmt::Debug for TaskHandle<T, E> {
             State::Cancelled => "cancelled",
             State::Escalated => "escalated",
             State::Taken => "taken",
+            State::Discarded => "discarded",
         };
         f.debug_struct("TaskHandle").field("state", &state).finish()
     }

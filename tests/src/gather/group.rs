@@ -5,7 +5,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 
 use asynchronously::gather::{
-    ErrorMode, Failure, GroupError, SpawnError, SyncScope, TaskError, TaskGroup,
+    ErrorMode, ExitMode, Failure, GroupError, SpawnError, SyncScope, TaskError, TaskGroup,
 };
 use asynchronously::time::{Clock, VirtualClock};
 use futures::FutureExt;
@@ -261,3 +261,60 @@ fn a_sync_scope_takes_a_group_on_any_clock() {
     assert_eq!(outcome.cancelled, 0);
     assert_eq!(handle.try_take(), Some(Ok(1)));
 }
+
+runtime_test!(
+    async fn wait_and_report_counts_the_values_nobody_took() {
+        let clock = VirtualClock::new();
+        for mode in [ExitMode::WaitAndReport, ExitMode::Wait] {
+            let group = TaskGroup::<String>::new().error_mode(ErrorMode::KeepGoing).exit_mode(mode);
+            let spawner = group.spawner();
+            let sleeper = |delay: u64, value: u64| {
+                let clock = clock.clone();
+                async move {
+                    clock.sleep(ms(delay)).await;
+                    Ok::<u64, String>(value)
+                }
+            };
+            let awaited = spawner.spawn(sleeper(10, 1));
+            // Dropped before its value comes: the value is dropped unread.
+            drop(spawner.spawn(sleeper(20, 2)));
+            // Finished, then its handle is dropped with the value in it.
+            let dropped_after = spawner.spawn(sleeper(10, 3));
+            // Still holding its value, unread, when the group ends.
+            let mut kept = spawner.spawn(sleeper(30, 4));
+            // A failure nobody reads goes to `unhandled`, not to `unawaited`.
+            drop(spawner.spawn(async { Err::<u64, _>("lost".to_owned()) }));
+            let body = async {
+                assert_eq!(awaited.await, Ok(1));
+                assert!(dropped_after.is_finished());
+                drop(dropped_after);
+            };
+            let (outcome, ()) = future::join(group.run(body), clock.run_for(ms(100))).await;
+            let outcome = outcome.unwrap();
+            let expected = if mode == ExitMode::WaitAndReport { 3 } else { 0 };
+            assert_eq!(outcome.unawaited, expected, "{mode:?}");
+            assert_eq!(outcome.unhandled, ["lost"], "{mode:?}");
+            assert_eq!(kept.try_take(), Some(Ok(4)), "{mode:?}: the handle still reads it");
+        }
+    }
+);
+
+runtime_test!(
+    async fn wait_and_report_counts_nothing_when_every_value_was_read() {
+        const CHILDREN: usize = 2_000;
+        let group = TaskGroup::<()>::new().exit_mode(ExitMode::WaitAndReport);
+        let spawner = group.spawner();
+        let body = async {
+            for i in 0..CHILDREN {
+                let handle = spawner.spawn(async move {
+                    yield_now().await;
+                    Ok(i)
+                });
+                assert_eq!(handle.await, Ok(i));
+            }
+        };
+        let outcome = group.run(body).await.unwrap();
+        assert_eq!(outcome.unawaited, 0, "every value was read");
+        assert_eq!(outcome.cancelled, 0);
+    }
+);
