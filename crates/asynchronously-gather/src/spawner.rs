@@ -169,22 +169,16 @@ impl<'a, E: Send + 'a> Spawner<'a, E> {
             // The group decides what a panic means (contained or resumed), so catch it here.
             let future = Abortable::new(future, registration);
             let output = AssertUnwindSafe(future).catch_unwind().await;
+            // Only an aborted child ends unended: its guard marks the handle cancelled.
+            guard.ended = !matches!(output, Ok(Err(Aborted)));
             match output {
                 Ok(Ok(Ok(value))) => {
-                    guard.ended = true;
                     guard.slot.succeed(value);
                     Exit::Succeeded(guard.slot.clone())
                 }
-                Ok(Ok(Err(error))) => {
-                    guard.ended = true;
-                    Exit::Failed(error, guard.slot.clone())
-                }
-                // The guard, dropped unended with this future, marks the handle cancelled.
+                Ok(Ok(Err(error))) => Exit::Failed(error, guard.slot.clone()),
                 Ok(Err(Aborted)) => Exit::Aborted,
-                Err(payload) => {
-                    guard.ended = true;
-                    Exit::Panicked(payload, guard.slot.clone())
-                }
+                Err(payload) => Exit::Panicked(payload, guard.slot.clone()),
             }
         });
         let rejected = {

@@ -535,6 +535,17 @@ fn report_unread<'a, E>(
     }
 }
 
+/// Closes the group to newcomers and drops every child, queued or running; says how many.
+fn cancel_children<'a, E>(
+    children: &mut Children<dyn Future<Output = Exit<'a, E>> + Send + 'a>,
+    shared: &Shared<'a, E>,
+) -> usize {
+    let running = children.len();
+    let queued = shared.close();
+    children.clear();
+    running + queued
+}
+
 /// Keeps `slot` until exit; first drops the slots `unread` no longer holds for, whenever the
 /// list doubles, so a long-lived group whose handles read their results stays small.
 fn keep_unread<'a, E>(
@@ -585,8 +596,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
         if let Some(sleep) = this.sleep.as_mut() {
             if Pin::new(sleep).poll(cx).is_ready() {
                 this.body.set(None);
-                let cancelled = this.children.len() + group.shared.0.close();
-                this.children.clear();
+                let cancelled = cancel_children(this.children, &group.shared.0);
                 report_unread(this.unread, &mut group.handler, this.unhandled);
                 let unhandled = std::mem::take(this.unhandled);
                 return Poll::Ready(Err(GroupError::TimedOut { cancelled, unhandled }));
@@ -595,8 +605,10 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
         group.shared.0.control.group.register(cx.waker());
         if !*this.shutting_down && group.shared.0.control.is_cancelled() {
             *this.shutting_down = true;
-            if let Some(deadline) = group.clock.deadline_after(group.grace) {
-                *this.grace = Some(group.clock.sleep_until(deadline));
+            if !group.grace.is_zero() {
+                if let Some(deadline) = group.clock.deadline_after(group.grace) {
+                    *this.grace = Some(group.clock.sleep_until(deadline));
+                }
             }
         }
         if *this.shutting_down {
@@ -607,8 +619,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
             };
             if over || group.grace.is_zero() {
                 this.body.set(None);
-                *this.cancelled += this.children.len() + group.shared.0.close();
-                this.children.clear();
+                *this.cancelled += cancel_children(this.children, &group.shared.0);
                 report_unread(this.unread, &mut group.handler, this.unhandled);
                 return Poll::Ready(match this.value.take() {
                     Some(value) => Ok(GroupOutcome {
@@ -631,8 +642,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                     *this.value = Some(value);
                     this.body.set(None);
                     if group.exit_mode == ExitMode::Cancel {
-                        *this.cancelled += this.children.len() + group.shared.0.close();
-                        this.children.clear();
+                        *this.cancelled += cancel_children(this.children, &group.shared.0);
                     }
                 }
             }
@@ -666,8 +676,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                                 // handle says the child panicked.
                                 slot.deliver_panic(message);
                                 this.body.set(None);
-                                group.shared.0.close();
-                                this.children.clear();
+                                cancel_children(this.children, &group.shared.0);
                                 std::panic::resume_unwind(payload);
                             }
                             ErrorMode::KeepGoing => {
@@ -694,8 +703,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                     ErrorMode::CancelOthers => {
                         slot.escalate();
                         this.body.set(None);
-                        let cancelled = this.children.len() + group.shared.0.close();
-                        this.children.clear();
+                        let cancelled = cancel_children(this.children, &group.shared.0);
                         return Poll::Ready(Err(GroupError::Failed { error, cancelled }));
                     }
                     ErrorMode::KeepGoing if slot.handle_alive() => {
@@ -741,8 +749,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
 impl<B: Future, E, C: Clock> PinnedDrop for Run<'_, B, E, C> {
     fn drop(self: Pin<&mut Self>) {
         let this = self.project();
-        this.group.shared.0.close();
-        this.children.clear();
+        cancel_children(this.children, &this.group.shared.0);
     }
 }
 
