@@ -138,21 +138,37 @@ runtime_test!(
 runtime_test!(
     async fn dropping_a_stream_join_drops_its_stream_and_every_running_future() {
         let clock = VirtualClock::new();
-        let drops = Drops::default();
-        let source_guard = drops.guard();
-        let source = {
-            let (clock, drops) = (clock.clone(), drops.clone());
-            futures::stream::iter(0..4u64).map(move |i| {
-                let _ = &source_guard;
-                child(&clock, 100, Ok(i), &drops)
-            })
-        };
-        let mut outputs = Limit::new(2).unwrap().as_completed_stream(source);
-        assert!(poll_once(&mut outputs.next()).is_pending());
-        assert_eq!(outputs.running(), 2);
-        drop(outputs);
-        assert_eq!(drops.count(), 3, "the two running children and the stream");
-        assert_eq!(clock.pending_sleepers(), 0);
+        for ordered in [false, true] {
+            let drops = Drops::default();
+            let source_guard = drops.guard();
+            let source = {
+                let (clock, drops) = (clock.clone(), drops.clone());
+                futures::stream::iter(0..4u64).map(move |i| {
+                    let _ = &source_guard;
+                    // Child 1 finishes at once: the ordered join holds its output behind 0.
+                    child(&clock, if i == 1 { 0 } else { 100 }, Ok(i), &drops)
+                })
+            };
+            let limit = Limit::new(2).unwrap();
+            if ordered {
+                let mut outputs = limit.buffered(source);
+                assert!(poll_once(&mut outputs.next()).is_pending());
+                drop(outputs);
+            } else {
+                let mut outputs = limit.as_completed_stream(source);
+                assert_eq!(
+                    poll_once(&mut outputs.next()),
+                    std::task::Poll::Ready(Some((1, Ok(1))))
+                );
+                assert!(poll_once(&mut outputs.next()).is_pending());
+                assert_eq!(outputs.running(), 2);
+                drop(outputs);
+            }
+            // Children 0 and 1 (finished) and the stream; unordered, also a third child,
+            // started in 1's place (ordered, 1's held output keeps that place).
+            assert_eq!(drops.count(), if ordered { 3 } else { 4 }, "ordered: {ordered}");
+            assert_eq!(clock.pending_sleepers(), 0, "ordered: {ordered}");
+        }
     }
 );
 
