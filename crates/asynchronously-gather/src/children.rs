@@ -8,7 +8,8 @@
 //! wake-up costs the woken child, at any number of children, and a child that keeps only the
 //! waker of its first poll is still woken. A child that finishes without anyone keeping its
 //! waker hands the waker on to a later child, and an owner that recycles boxes hands the box
-//! on too, so a stream of children under a limit allocates nothing per child.
+//! on too, so under a limit, while the source has the next child ready, a stream of
+//! children allocates nothing per child.
 //!
 //! The slots of finished children are reused, and when the set runs empty every buffer is
 //! released, so a drained set holds O(1) memory whatever its peak.

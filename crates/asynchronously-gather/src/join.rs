@@ -1,5 +1,6 @@
-//! Admission of futures from an iterator or a stream into the children, under an optional
-//! concurrency limit: the source is pulled only as places free up.
+//! Admission of futures from an iterator or a stream into the children. Under a
+//! concurrency limit the source is pulled only as places free up; without one, everything
+//! it has is started at once (a stream at most 1024 futures per poll).
 
 use std::fmt;
 use std::future::Future;
@@ -49,6 +50,12 @@ pub(crate) type TryJoin<F, I> = Join<IntoFuture<F>, Map<I, fn(F) -> IntoFuture<F
 pub(crate) trait Source {
     type Future: Future;
 
+    /// How many futures one poll of an unlimited join pulls before it lets the executor run
+    /// (and wakes itself to go on): an iterator is pulled to its end at once, as every
+    /// future is meant to start at once; a stream that is always ready must not hold the
+    /// thread forever.
+    const PULLS_PER_POLL: usize;
+
     /// The next future; `Ready(None)` once there are no more, `Pending` (with `cx` to be
     /// woken) while a stream has none yet.
     fn pull(&mut self, cx: &Context<'_>) -> Poll<Option<Self::Future>>;
@@ -58,6 +65,8 @@ pub(crate) trait Source {
 
 impl<I: Iterator<Item: Future>> Source for I {
     type Future = I::Item;
+
+    const PULLS_PER_POLL: usize = usize::MAX;
 
     fn pull(&mut self, _: &Context<'_>) -> Poll<Option<I::Item>> {
         Poll::Ready(self.next())
@@ -73,6 +82,8 @@ pub(crate) struct Streamed<S>(pub(crate) Pin<Box<S>>);
 
 impl<S: Stream<Item: Future>> Source for Streamed<S> {
     type Future = S::Item;
+
+    const PULLS_PER_POLL: usize = 1024;
 
     fn pull(&mut self, cx: &Context<'_>) -> Poll<Option<S::Item>> {
         // `poll_next` wants `&mut Context`; a context of the same waker is as good.
@@ -105,7 +116,8 @@ enum Engine<F: Future> {
     /// children touches little memory.
     Unordered(FuturesUnordered<Keyed<F>>),
     /// Under a limit: our own set, in which each finished child hands its box and its
-    /// waker to the next one, so a stream of children allocates nothing per child.
+    /// waker to the next one, so while the source keeps up a stream of children allocates
+    /// nothing per child.
     Slots(Children<F>),
 }
 
@@ -187,7 +199,13 @@ impl<F: Future, I: Source<Future = F>> Join<F, I> {
     pub(crate) fn begin<'c, 'w>(&mut self, cx: &'c Context<'w>) -> JoinPass<'c, 'w> {
         match &mut self.engine {
             Engine::Unordered(set) => {
+                let mut budget = I::PULLS_PER_POLL;
                 while let Some(source) = &mut self.source {
+                    if budget == 0 {
+                        cx.waker().wake_by_ref();
+                        break;
+                    }
+                    budget -= 1;
                     match source.pull(cx) {
                         Poll::Ready(Some(future)) => {
                             set.push(Keyed { key: self.next_key, future });

@@ -53,8 +53,10 @@
 //! alone, at any N: each child has a waker of its own from its first poll, which queues just
 //! that child. Without a limit, the children run in futures' `FuturesUnordered`, which keeps
 //! each child and its waker in one allocation; under a [`Limit`], in a set of our own in
-//! which a finished child hands its box and its waker to the next, so a stream of children
-//! allocates nothing per child. Up to 30 futures, [`gather()`] and [`gather_settled`] are
+//! which a finished child hands its box and its waker to the next, so while the source keeps
+//! up a stream of children allocates nothing per child. (One difference shows: under a
+//! limit, a child that wakes itself is polled again within the same poll of the join;
+//! without one, on the next.) Up to 30 futures, [`gather()`] and [`gather_settled`] are
 //! futures' own `try_join_all`/`join_all`, which keep the futures inline and poll all of
 //! them on each wake-up: for so few, measurably faster. Iterators are pulled lazily, as
 //! places free up under a [`Limit`], and a finished child's memory is released at once;

@@ -16,8 +16,10 @@ use crate::limit::Limit;
 /// This is [`as_completed`](crate::as_completed()) for futures that arrive over time (a
 /// channel of jobs, a paginated listing) rather than from an iterator, and futures'
 /// `FuturesUnordered` fed by a stream. It ends once the stream has ended and every future
-/// finished. To run only a few at a time, use [`Limit::as_completed_stream`], the
-/// equivalent of futures' `buffer_unordered`.
+/// finished. Every future the stream has ready is started at once (at most 1024 per poll,
+/// then it lets the executor run), so a stream that is endless and always ready grows it
+/// without bound: to run only a few at a time, use [`Limit::as_completed_stream`], the
+/// equivalent of futures' `buffer_unordered`, which may be fed an endless stream.
 ///
 /// # Cancel safety
 ///
@@ -201,7 +203,8 @@ const PANICKED_EARLIER: &str = "a future of this stream panicked in an earlier p
 /// # Panics
 ///
 /// A future's panic propagates to the caller, and the stream cannot go on past that
-/// future's place: polled again, it panics rather than skip an output.
+/// future's place: polled again, it panics (once nothing else can make progress) rather
+/// than skip an output or wait for it forever.
 ///
 /// # Cancel safety
 ///
@@ -263,16 +266,16 @@ where
                 }
                 Poll::Ready(None) => {
                     // Every future finished, so every output was handed out, unless a
-                    // future panicked in an earlier poll and left its place empty.
-                    assert!(this.window.is_empty(), "{PANICKED_EARLIER}");
+                    // future panicked in an earlier poll and its output never came.
+                    assert_eq!(this.next, this.join.total(), "{PANICKED_EARLIER}");
                     this.terminated = true;
                     return Poll::Ready(None);
                 }
                 Poll::Pending => {
-                    // Outputs wait for an earlier future that nothing runs any more: it
-                    // panicked. Waiting would hang once they fill the limit.
+                    // The next output's future started, has not finished, and nothing runs
+                    // any more: it panicked. Waiting would hang.
                     assert!(
-                        this.window.is_empty() || this.join.running() > 0,
+                        this.next == this.join.total() || this.join.running() > 0,
                         "{PANICKED_EARLIER}"
                     );
                     return Poll::Pending;

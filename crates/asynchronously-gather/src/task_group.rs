@@ -559,10 +559,32 @@ fn keep_unread<'a, E>(
     slots.push(slot);
 }
 
+/// Keeps the slot of a value stored for its handle until exit; whenever the list doubles,
+/// first drops the slots whose value was taken, and counts in `discarded` (and drops) those
+/// whose handle was dropped unread, so the list holds only values still readable.
+fn keep_unread_value<'a, E>(
+    values: &mut Vec<Arc<dyn ChildSlot<E> + 'a>>,
+    slot: Arc<dyn ChildSlot<E> + 'a>,
+    discarded: &mut usize,
+) {
+    if values.len() >= 32 && values.len().is_power_of_two() {
+        values.retain(|slot| {
+            if slot.value_discarded() {
+                *discarded += 1;
+                false
+            } else {
+                slot.value_unread()
+            }
+        });
+    }
+    values.push(slot);
+}
+
 /// The values nobody took by exit: those dropped with their handle gone, and those stored
 /// and still unread.
 fn count_unawaited<E>(values: &mut Vec<Arc<dyn ChildSlot<E> + '_>>, discarded: usize) -> usize {
-    discarded + values.drain(..).filter(|slot| slot.value_unread()).count()
+    discarded
+        + values.drain(..).filter(|slot| slot.value_unread() || slot.value_discarded()).count()
 }
 
 /// The message of a panic payload, as `std` prints it.
@@ -658,7 +680,7 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                             if slot.value_discarded() {
                                 *this.unawaited += 1;
                             } else if slot.value_unread() {
-                                keep_unread(this.unread_values, slot, |slot| slot.value_unread());
+                                keep_unread_value(this.unread_values, slot, this.unawaited);
                             }
                         }
                         continue;

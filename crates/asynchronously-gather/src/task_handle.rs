@@ -263,9 +263,19 @@ impl<T, E> Future for TaskHandle<T, E> {
 
 impl<T, E> Drop for TaskHandle<T, E> {
     fn drop(&mut self) {
-        if let State::Running { handle_alive, waker } = &mut *self.slot.lock() {
-            *handle_alive = false;
-            *waker = None;
+        let mut state = self.slot.lock();
+        match &mut *state {
+            State::Running { handle_alive, waker } => {
+                *handle_alive = false;
+                *waker = None;
+            }
+            // Nobody can read the value any more: drop it now, not with the slot.
+            State::Finished(Ok(_)) => {
+                let value = std::mem::replace(&mut *state, State::Discarded);
+                drop(state);
+                drop(value);
+            }
+            _ => {}
         }
     }
 }

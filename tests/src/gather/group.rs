@@ -318,3 +318,26 @@ runtime_test!(
         assert_eq!(outcome.cancelled, 0);
     }
 );
+
+runtime_test!(
+    async fn a_value_whose_handle_is_dropped_after_it_came_is_dropped_at_once() {
+        for mode in [ExitMode::WaitAndReport, ExitMode::Wait] {
+            let drops = Drops::default();
+            let group = TaskGroup::<()>::new().exit_mode(mode);
+            let spawner = group.spawner();
+            let body = async {
+                let guard = drops.guard();
+                let handle = spawner.spawn(async move { Ok(guard) });
+                while !handle.is_finished() {
+                    yield_now().await;
+                }
+                assert_eq!(drops.count(), 0, "{mode:?}: the value waits in its handle");
+                drop(handle);
+                assert_eq!(drops.count(), 1, "{mode:?}: nobody can read it, so it is dropped");
+            };
+            let outcome = group.run(body).await.unwrap();
+            let expected = usize::from(mode == ExitMode::WaitAndReport);
+            assert_eq!(outcome.unawaited, expected, "{mode:?}");
+        }
+    }
+);

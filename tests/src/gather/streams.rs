@@ -4,6 +4,7 @@
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::task::{Context, Poll, Waker};
 
 use asynchronously::gather::{Limit, as_completed_stream};
 use asynchronously::time::{Clock, VirtualClock};
@@ -13,7 +14,7 @@ use futures::{FutureExt, StreamExt};
 
 use super::{Child, Drops, child};
 use crate::runtime_test;
-use crate::support::{ms, poll_once};
+use crate::support::{CountingWaker, ms, poll_once};
 
 /// How many children run now, the most that ever ran at once, and how many started.
 #[derive(Clone, Default)]
@@ -75,19 +76,39 @@ runtime_test!(
 );
 
 runtime_test!(
-    async fn a_stream_with_nothing_yet_leaves_the_join_waiting_not_finished() {
+    async fn a_stream_with_nothing_yet_leaves_the_join_waiting_and_wakes_it_when_one_comes() {
         for limit in [None, Some(Limit::new(2).unwrap())] {
             let (jobs, source) = futures::channel::mpsc::unbounded::<Child>();
             let mut outputs = match limit {
                 None => as_completed_stream(source),
                 Some(limit) => limit.as_completed_stream(source),
             };
-            assert!(poll_once(&mut outputs.next()).is_pending(), "{limit:?}: nothing yet");
+            let counter = Arc::new(CountingWaker::default());
+            let waker = Waker::from(Arc::clone(&counter));
+            let mut cx = Context::from_waker(&waker);
+            assert!(outputs.poll_next_unpin(&mut cx).is_pending(), "{limit:?}: nothing yet");
+            assert_eq!(counter.0.load(SeqCst), 0, "{limit:?}");
             jobs.unbounded_send(Box::pin(async { Ok(7) })).unwrap();
+            assert_eq!(counter.0.load(SeqCst), 1, "{limit:?}: the arrival woke the join");
+            assert_eq!(outputs.poll_next_unpin(&mut cx), Poll::Ready(Some((0, Ok(7)))));
             drop(jobs);
-            assert_eq!(outputs.next().await, Some((0, Ok(7))), "{limit:?}");
-            assert_eq!(outputs.next().await, None, "{limit:?}");
+            assert_eq!(outputs.poll_next_unpin(&mut cx), Poll::Ready(None), "{limit:?}");
         }
+    }
+);
+
+runtime_test!(
+    async fn an_endless_ready_stream_without_a_limit_lets_the_executor_run() {
+        let endless = futures::stream::iter(0u64..).map(|i| async move { i });
+        let mut outputs = as_completed_stream(endless);
+        let counter = Arc::new(CountingWaker::default());
+        let waker = Waker::from(Arc::clone(&counter));
+        let mut cx = Context::from_waker(&waker);
+        // One poll takes a bounded batch from the stream and asks to be polled again.
+        assert!(outputs.poll_next_unpin(&mut cx).is_ready());
+        assert!(counter.0.load(SeqCst) >= 1, "it woke itself to go on");
+        let taken: Vec<_> = outputs.take(3_000).collect().await;
+        assert_eq!(taken.len(), 3_000);
     }
 );
 
@@ -173,18 +194,65 @@ runtime_test!(
 );
 
 runtime_test!(
-    async fn buffered_panics_again_rather_than_wait_for_an_output_that_cannot_come() {
-        let source = futures::stream::iter(0..4u64).map(|i| {
-            async move {
-                assert!(i != 0, "future 0 fails");
-                Ok::<u64, String>(i)
-            }
-            .boxed()
-        });
+    async fn buffered_drops_the_outputs_it_holds_when_dropped() {
+        let clock = VirtualClock::new();
+        let drops = Drops::default();
+        let source = {
+            let (clock, drops) = (clock.clone(), drops.clone());
+            futures::stream::iter(0..2u64).map(move |i| {
+                let (clock, output) = (clock.clone(), drops.guard());
+                async move {
+                    clock.sleep(ms(if i == 0 { 100 } else { 0 })).await;
+                    output
+                }
+                .boxed()
+            })
+        };
         let mut in_order = Limit::new(2).unwrap().buffered(source);
-        let first = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut in_order.next())));
-        assert!(first.is_err(), "the future's panic reaches the caller");
-        let again = std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut in_order.next())));
-        assert!(again.is_err(), "polled again it panics, it does not hang: {again:?}");
+        assert!(poll_once(&mut in_order.next()).is_pending(), "output 1 waits behind 0");
+        assert_eq!(drops.count(), 0, "the held output is alive");
+        drop(in_order);
+        // Future 0, running, holds its guard; output 1, held, is one: both are dropped.
+        assert_eq!(drops.count(), 2, "dropping the stream dropped the held output too");
+    }
+);
+
+/// The message of a caught panic.
+fn message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_default()
+}
+
+runtime_test!(
+    async fn buffered_panics_again_rather_than_skip_or_wait_for_a_lost_output() {
+        // The lost output first (later outputs wait behind it), then last (nothing follows).
+        for lost in [0u64, 3] {
+            let source = futures::stream::iter(0..4u64).map(move |i| {
+                async move {
+                    assert!(i != lost, "future {lost} fails");
+                    Ok::<u64, String>(i)
+                }
+                .boxed()
+            });
+            let mut in_order = Limit::new(2).unwrap().buffered(source);
+            let mut seen = Vec::new();
+            let panic = loop {
+                match std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut in_order.next())))
+                {
+                    Ok(Poll::Ready(Some(output))) => seen.push(output.unwrap()),
+                    Ok(other) => panic!("lost {lost}: expected the panic, got {other:?}"),
+                    Err(payload) => break message(payload.as_ref()),
+                }
+            };
+            assert_eq!(panic, format!("future {lost} fails"), "the future's own panic first");
+            assert_eq!(seen, (0..lost).collect::<Vec<_>>());
+            let again =
+                std::panic::catch_unwind(AssertUnwindSafe(|| poll_once(&mut in_order.next())))
+                    .expect_err("polled again, it panics: it neither skips nor waits");
+            assert!(message(again.as_ref()).contains("panicked in an earlier poll"), "lost {lost}");
+        }
     }
 );
