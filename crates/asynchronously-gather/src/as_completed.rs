@@ -159,8 +159,7 @@ impl<F: Future, I: Iterator<Item = F>> Stream for AsCompleted<F, I> {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
-        let mut pass = this.join.begin(cx);
-        let next = this.join.poll_next(&mut pass);
+        let next = this.join.poll_item(cx);
         if let Poll::Ready(None) = next {
             this.terminated = true;
         }

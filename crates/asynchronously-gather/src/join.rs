@@ -276,6 +276,12 @@ impl<F: Future, I: Source<Future = F>> Join<F, I> {
         }
     }
 
+    /// One poll of a stream over the join: a pass that takes the next output.
+    pub(crate) fn poll_item(&mut self, cx: &Context<'_>) -> Poll<Option<(usize, F::Output)>> {
+        let mut pass = self.begin(cx);
+        self.poll_next(&mut pass)
+    }
+
     /// Counts `held` outputs (finished, not handed out yet) against the limit, as an
     /// ordered stream must so that one slow child cannot make it buffer without bound.
     pub(crate) fn set_held(&mut self, held: usize) {

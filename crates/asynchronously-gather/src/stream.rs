@@ -161,8 +161,7 @@ where
         if this.terminated {
             return Poll::Ready(None);
         }
-        let mut pass = this.join.begin(cx);
-        let next = this.join.poll_next(&mut pass);
+        let next = this.join.poll_item(cx);
         if let Poll::Ready(None) = next {
             this.terminated = true;
         }
