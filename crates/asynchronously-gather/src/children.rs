@@ -107,20 +107,30 @@ pub(crate) struct Pass {
 }
 
 impl<F: ?Sized + Future> Children<F> {
-    /// An empty set with room for `capacity` children.
-    pub(crate) fn with_capacity(capacity: usize) -> Self {
+    /// An empty set.
+    pub(crate) fn new() -> Self {
         let shared = Arc::new(Shared { parent: AtomicWaker::new(), woken: Mutex::new(Vec::new()) });
         Self {
-            slots: Vec::with_capacity(capacity),
+            slots: Vec::new(),
             free: Vec::new(),
             len: 0,
             shared,
-            batch: Vec::with_capacity(capacity),
+            batch: Vec::new(),
             cursor: 0,
             spare: Vec::new(),
             spare_node: None,
             recycle: false,
         }
+    }
+
+    /// An empty set that keeps the box of each child that finishes for
+    /// [`take_spare_node`]; its owner must take or [`discard_spare_node`] it before its poll
+    /// returns, as the finished future is dropped only then.
+    ///
+    /// [`take_spare_node`]: Children::take_spare_node
+    /// [`discard_spare_node`]: Children::discard_spare_node
+    pub(crate) fn recycling() -> Self {
+        Self { recycle: true, ..Self::new() }
     }
 
     /// Makes room for `additional` more children.
@@ -144,16 +154,6 @@ impl<F: ?Sized + Future> Children<F> {
             self.slots.len() - 1
         };
         self.batch.push(slot);
-    }
-
-    /// Keeps the box of each child that finishes for [`take_spare_node`]; its owner must
-    /// take or [`discard_spare_node`] it before its poll returns, as the finished future
-    /// is dropped only then.
-    ///
-    /// [`take_spare_node`]: Children::take_spare_node
-    /// [`discard_spare_node`]: Children::discard_spare_node
-    pub(crate) fn recycle_nodes(&mut self) {
-        self.recycle = true;
     }
 
     /// The box of the child that finished last, if kept.

@@ -147,21 +147,18 @@ pub(crate) struct JoinPass<'c, 'w> {
 
 impl<F: Future, I: Source<Future = F>> Join<F, I> {
     pub(crate) fn new(source: I) -> Self {
-        Self {
-            engine: Engine::Unordered(FuturesUnordered::new()),
-            source: Some(source),
-            next_key: 0,
-            limit: usize::MAX,
-            held: 0,
-            holds: false,
-        }
+        Self::from_source(Some(source))
     }
 
     /// A join with no source: children come from [`push`](Join::push) only.
     pub(crate) fn empty() -> Self {
+        Self::from_source(None)
+    }
+
+    fn from_source(source: Option<I>) -> Self {
         Self {
             engine: Engine::Unordered(FuturesUnordered::new()),
-            source: None,
+            source,
             next_key: 0,
             limit: usize::MAX,
             held: 0,
@@ -178,18 +175,13 @@ impl<F: Future, I: Source<Future = F>> Join<F, I> {
     pub(crate) fn set_limit(&mut self, limit: NonZeroUsize) {
         debug_assert_eq!(self.next_key, 0, "the limit is set before any child starts");
         self.limit = limit.get();
-        let mut children = Children::with_capacity(0);
-        children.recycle_nodes();
-        self.engine = Engine::Slots(children);
+        self.engine = Engine::Slots(Children::recycling());
     }
 
     /// Adds a future past the limit's accounting: it runs at once, with the next key.
     pub(crate) fn push(&mut self, future: F) {
         match &mut self.engine {
-            Engine::Unordered(set) => {
-                set.push(Keyed { key: self.next_key, future });
-                self.next_key += 1;
-            }
+            Engine::Unordered(set) => push_unordered(set, &mut self.next_key, future),
             Engine::Slots(children) => push(children, &mut self.next_key, future),
         }
     }
@@ -208,8 +200,7 @@ impl<F: Future, I: Source<Future = F>> Join<F, I> {
                     budget -= 1;
                     match source.pull(cx) {
                         Poll::Ready(Some(future)) => {
-                            set.push(Keyed { key: self.next_key, future });
-                            self.next_key += 1;
+                            push_unordered(set, &mut self.next_key, future);
                         }
                         Poll::Ready(None) => self.source = None,
                         Poll::Pending => break,
@@ -299,14 +290,6 @@ impl<F: Future, I: Source<Future = F>> Join<F, I> {
         self.source = None;
     }
 
-    /// Children running now.
-    pub(crate) fn running(&self) -> usize {
-        match &self.engine {
-            Engine::Unordered(set) => set.len(),
-            Engine::Slots(children) => children.len(),
-        }
-    }
-
     /// How many outputs to make room for at the first poll: the source's lower size hint,
     /// capped as [`begin`](Join::begin) caps it. Growing the outputs by doubling instead
     /// would free large buffers mid-run, which makes glibc's allocator consolidate every
@@ -331,6 +314,16 @@ impl<F: Future, I: Source<Future = F>> Join<F, I> {
             }
         }
     }
+}
+
+/// Adds `future` to the unlimited set as the child keyed `next_key`.
+fn push_unordered<F: Future>(
+    set: &mut FuturesUnordered<Keyed<F>>,
+    next_key: &mut usize,
+    future: F,
+) {
+    set.push(Keyed { key: *next_key, future });
+    *next_key += 1;
 }
 
 /// Adds `future` as the child keyed `next_key`, in the box of the child that finished last
@@ -370,15 +363,21 @@ fn admit<F: Future, I: Source<Future = F>>(
     }
 }
 
-impl<F: Future, I> fmt::Debug for Join<F, I> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let running = match &self.engine {
+impl<F: Future, I> Join<F, I> {
+    /// Children running now.
+    pub(crate) fn running(&self) -> usize {
+        match &self.engine {
             Engine::Unordered(set) => set.len(),
             Engine::Slots(children) => children.len(),
-        };
+        }
+    }
+}
+
+impl<F: Future, I> fmt::Debug for Join<F, I> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Join")
             .field("started", &self.next_key)
-            .field("running", &running)
+            .field("running", &self.running())
             .field("source_done", &self.source.is_none())
             .finish()
     }

@@ -436,7 +436,7 @@ impl<'a, E: Send + 'a, C: Clock> TaskGroup<'a, E, C> {
         Run {
             body: Some(body),
             value: None,
-            children: Children::with_capacity(0),
+            children: Children::new(),
             sleep: None,
             grace: None,
             shutting_down: false,
@@ -546,38 +546,17 @@ fn cancel_children<'a, E>(
     running + queued
 }
 
-/// Keeps `slot` until exit; first drops the slots `unread` no longer holds for, whenever the
-/// list doubles, so a long-lived group whose handles read their results stays small.
+/// Keeps `slot` until exit; whenever the list doubles, first drops the slots `keep` says no
+/// longer need keeping, so a long-lived group whose handles read their results stays small.
 fn keep_unread<'a, E>(
     slots: &mut Vec<Arc<dyn ChildSlot<E> + 'a>>,
     slot: Arc<dyn ChildSlot<E> + 'a>,
-    unread: impl Fn(&Arc<dyn ChildSlot<E> + 'a>) -> bool,
+    keep: impl FnMut(&Arc<dyn ChildSlot<E> + 'a>) -> bool,
 ) {
     if slots.len() >= 32 && slots.len().is_power_of_two() {
-        slots.retain(unread);
+        slots.retain(keep);
     }
     slots.push(slot);
-}
-
-/// Keeps the slot of a value stored for its handle until exit; whenever the list doubles,
-/// first drops the slots whose value was taken, and counts in `discarded` (and drops) those
-/// whose handle was dropped unread, so the list holds only values still readable.
-fn keep_unread_value<'a, E>(
-    values: &mut Vec<Arc<dyn ChildSlot<E> + 'a>>,
-    slot: Arc<dyn ChildSlot<E> + 'a>,
-    discarded: &mut usize,
-) {
-    if values.len() >= 32 && values.len().is_power_of_two() {
-        values.retain(|slot| {
-            if slot.value_discarded() {
-                *discarded += 1;
-                false
-            } else {
-                slot.value_unread()
-            }
-        });
-    }
-    values.push(slot);
 }
 
 /// The values nobody took by exit: those dropped with their handle gone, and those stored
@@ -680,7 +659,15 @@ impl<'a, B: Future, E: Send + 'a, C: Clock> Future for Run<'a, B, E, C> {
                             if slot.value_discarded() {
                                 *this.unawaited += 1;
                             } else if slot.value_unread() {
-                                keep_unread_value(this.unread_values, slot, this.unawaited);
+                                // A value dropped unread is counted, and its slot let go.
+                                let discarded = &mut *this.unawaited;
+                                keep_unread(this.unread_values, slot, |slot| {
+                                    if slot.value_discarded() {
+                                        *discarded += 1;
+                                        return false;
+                                    }
+                                    slot.value_unread()
+                                });
                             }
                         }
                         continue;
